@@ -7,12 +7,13 @@ Parsed once into a frozen :class:`Config`. Library code receives a ``Config``; i
 from __future__ import annotations
 
 import copy
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from rotscan.errors import ConfigError
 

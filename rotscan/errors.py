@@ -34,3 +34,11 @@ class ReadError(RotscanError):
 
 class FindingsFormatError(RotscanError):
     """A findings.json file is missing or not in the contract's format."""
+
+
+class VanishedError(StorageError):
+    """A path that was listed no longer exists (deleted or moved while rotscan looked at it)."""
+
+
+class AccessDeniedError(StorageError):
+    """Permission denied on a path."""

@@ -1,0 +1,192 @@
+"""The ``rotscan`` command line: a thin click layer over the library.
+
+Library errors (:class:`rotscan.errors.RotscanError`) become a one-line message and exit code 1;
+usage errors exit 2 (click's convention). Importing this module starts no JVM.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from rotscan import __version__
+from rotscan.config import Config, load_config
+from rotscan.errors import RotscanError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _progress_printer(quiet: bool) -> Callable[[str], None]:
+    start = time.monotonic()
+
+    def emit(message: str) -> None:
+        if not quiet:
+            click.echo(f"[rotscan {time.monotonic() - start:6.1f}s] {message}", err=True)
+
+    return emit
+
+
+def handle_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RotscanError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def config_option(fn: F) -> F:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="TOML file layered over the packaged defaults (see conf/rotscan.example.toml).",
+    )(fn)
+
+
+def _load(config_path: Path | None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    return load_config(config_path, env=os.environ, overrides=overrides)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rotscan")
+def main() -> None:
+    """rotscan finds Redundant, Obsolete and Trivial data in a data lake, shows the evidence, and
+    cleans it up safely.
+
+    \b
+    First run:
+      rotscan demo-lake /tmp/demo-lake
+      rotscan scan /tmp/demo-lake --out reports/demo
+    """
+
+
+@main.command()
+@click.argument("roots", nargs=-1, required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for findings.json and report.html.")
+@config_option
+@click.option("--lineage", "lineage", multiple=True, metavar="PATH",
+              help="OpenLineage RunEvents (.json/.jsonl file or a directory). Repeatable.")
+@click.option("--access-log", "access_logs", multiple=True, metavar="PATH",
+              help="Access/audit log file or directory; format detected per file. Repeatable.")
+@click.option("--no-profile", is_flag=True, help="Metadata-only scan: no Spark read of the data.")
+@click.option("--master", default=None, help="Spark master (default: config [spark] master, local[*]).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+@handle_errors
+def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineage: tuple[str, ...],
+         access_logs: tuple[str, ...], no_profile: bool, master: str | None, quiet: bool) -> None:
+    """Crawl ROOT(s), detect ROT, write OUT/findings.json and OUT/report.html.
+
+    ROOT is a path or URI: /data/lake, file:/data/lake, s3a://bucket/prefix.
+
+    \b
+    Example:
+      rotscan scan /data/lake --out reports/lake --config conf/rotscan.example.toml
+    """
+    from rotscan.report.html import write_report
+    from rotscan.scan import ScanContext, run_scan, write_findings
+
+    overrides: dict[str, dict[str, Any]] = {}
+    if no_profile:
+        overrides.setdefault("scan", {})["profile"] = False
+    if master:
+        overrides.setdefault("spark", {})["master"] = master
+    config = _load(config_path, overrides)
+    progress = _progress_printer(quiet)
+    ctx = ScanContext(config=config, env=dict(os.environ), progress=progress)
+    for path in (*lineage, *access_logs):
+        if not os.path.exists(path) and "://" not in path:
+            raise click.ClickException(f"usage source does not exist: {path}")
+    result = run_scan(roots, ctx, usage_paths=(*lineage, *access_logs))
+    findings_path = write_findings(result, out_dir)
+    report_path = write_report(result, out_dir, price_per_gb_month=float(config.get("report", "price_per_gb_month")),
+                               currency=str(config.get("report", "currency")))
+    rot = sum(f.reclaimable_bytes for f in result.findings)
+    progress(f"wrote {findings_path} and {report_path}")
+    click.echo(f"{len(result.datasets)} datasets, {len(result.findings)} findings "
+               f"({rot:,} bytes reclaimable), {len(result.warnings)} warnings -> {report_path}")
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@config_option
+@handle_errors
+def report(out_dir: Path, config_path: Path | None) -> None:
+    """Re-render OUT_DIR/report.html from OUT_DIR/findings.json (no Spark needed).
+
+    \b
+    Example:
+      rotscan report reports/lake
+    """
+    from rotscan.report.html import write_report
+    from rotscan.scan import read_findings
+
+    config = _load(config_path)
+    result = read_findings(out_dir)
+    price = result.scan.price_per_gb_month
+    if config_path is not None or price is None:
+        price = float(config.get("report", "price_per_gb_month"))
+    path = write_report(result, out_dir, price_per_gb_month=price, currency=str(config.get("report", "currency")))
+    click.echo(f"wrote {path}")
+
+
+@main.command("demo-lake")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DIRECTORY if it exists.")
+@config_option
+@handle_errors
+def demo_lake(directory: Path, force: bool, config_path: Path | None) -> None:
+    """Write a small demo lake (real Parquet, Delta, CSV, JSON) with planted ROT into DIRECTORY.
+
+    \b
+    Example:
+      rotscan demo-lake /tmp/demo-lake && rotscan scan /tmp/demo-lake --out reports/demo
+    """
+    from rotscan.demo import build_demo_lake
+
+    config = _load(config_path)
+    progress = _progress_printer(False)
+    manifest = build_demo_lake(directory, config, env=dict(os.environ), force=force, progress=progress)
+    click.echo(f"demo lake written to {directory}: {len(manifest.datasets)} datasets, "
+               f"{len(manifest.planted)} planted ROT items (listed in {directory}/DEMO.md)")
+
+
+@main.command()
+@config_option
+@click.option("--no-s3a", is_flag=True, help="Do not fetch the s3a (hadoop-aws) jars.")
+@handle_errors
+def setup(config_path: Path | None, no_s3a: bool) -> None:
+    """Resolve the Delta (and s3a) jars from Maven Central once into the local cache, so later
+    scans start without the network."""
+    from rotscan.spark.jars import resolve_jars
+
+    config = _load(config_path)
+    groups = ("delta",) if no_s3a else ("delta", "s3a")
+    manifest = resolve_jars(config, groups=groups, env=os.environ)
+    click.echo(str(manifest))
+
+
+@main.command()
+@config_option
+@handle_errors
+def doctor(config_path: Path | None) -> None:
+    """Check Java, Spark, Delta and Hadoop versions, the jar cache, and run a Delta smoke test."""
+    from rotscan.spark.doctor import format_checks, run_doctor
+
+    config = _load(config_path)
+    checks = run_doctor(config, env=os.environ)
+    click.echo(format_checks(checks))
+    if not all(c.ok for c in checks):
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,232 @@
+"""Turn a discovered dataset into its inventory record, from metadata only (no Spark): Parquet/ORC
+footers and Avro block headers give rows and schema, the Delta log gives live files, version and
+history, Iceberg metadata gives the current snapshot's summary. Files that cannot be what their
+name says (a binary ``.csv``, a truncated Parquet file) are set aside with a warning, so the Spark
+profile that follows reads only healthy files."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field, replace
+
+from rotscan.crawl import formats
+from rotscan.crawl.delta_log import DeltaLogError, read_snapshot
+from rotscan.crawl.discover import DatasetCandidate
+from rotscan.crawl.footers import READERS, CorruptFileError
+from rotscan.crawl.iceberg import read_summary
+from rotscan.errors import StorageError, VanishedError
+from rotscan.models import Column, Dataset, DeltaInfo, ScanWarning, utc_from_epoch
+from rotscan.storage.base import Entry, Storage
+
+
+@dataclass(frozen=True)
+class FileIssue:
+    """A single file that is ROT or broken by itself (reported as its own finding)."""
+
+    kind: str  # zero_byte, corrupt_file
+    uri: str
+    root: str
+    bytes: int
+    mtime: float | None
+    detail: str
+    dataset: str
+
+
+@dataclass
+class InventoryEntry:
+    dataset: Dataset
+    # What the Spark profile should read: a format and healthy file URIs (Delta: the table URI).
+    read_format: str | None = None
+    read_paths: list[str] = field(default_factory=list)
+    base_path: str | None = None
+    issues: list[FileIssue] = field(default_factory=list)
+    warnings: list[ScanWarning] = field(default_factory=list)
+
+
+def _merge_schema(a: tuple[Column, ...] | None, b: tuple[Column, ...]) -> tuple[Column, ...]:
+    if a is None:
+        return b
+    seen = {c.name for c in a}
+    return a + tuple(c for c in b if c.name not in seen)
+
+
+class Inventory:
+    def __init__(self, storage: Storage, *, small_file_bytes: int, sniff_bytes: int) -> None:
+        self.storage = storage
+        self.small_file_bytes = small_file_bytes
+        self.sniff_bytes = sniff_bytes
+
+    def build(self, cand: DatasetCandidate) -> InventoryEntry:
+        if cand.layout == "delta":
+            return self._delta(cand)
+        if cand.layout == "iceberg":
+            return self._iceberg(cand)
+        return self._files(cand)
+
+    # -- plain files / part-file tables / Hive-partitioned tables ----------------------------------
+    def _files(self, cand: DatasetCandidate) -> InventoryEntry:
+        uri = str(cand.uri)
+        out = InventoryEntry(dataset=Dataset(uri=uri, format=cand.format, layout=cand.layout, files=0, bytes=0,
+                                             root=str(cand.root)))
+        healthy: list[Entry] = []
+        rows: int | None = 0
+        schema: tuple[Column, ...] | None = None
+        zero = 0
+        for e in cand.files:
+            if e.size == 0:
+                zero += 1
+                out.issues.append(FileIssue("zero_byte", str(e.uri), str(cand.root), 0, e.mtime,
+                                            "zero-byte file", uri))
+                continue
+            fmt = formats.format_from_name(e.name) or cand.format
+            if fmt in formats.TEXT_FORMATS:
+                _, compression = formats.strip_compression(e.name)
+                if compression is None:
+                    try:
+                        head = self.storage.read_head(e.uri, self.sniff_bytes)
+                    except VanishedError:
+                        out.warnings.append(ScanWarning(str(e.uri), "file vanished while scanning", "vanished"))
+                        continue
+                    except StorageError as exc:
+                        out.warnings.append(ScanWarning(str(e.uri), f"cannot read: {exc}", "unreadable"))
+                        continue
+                    if formats.looks_binary(head):
+                        magic = formats.format_from_magic(head)
+                        what = f"{magic} data" if magic else "binary content"
+                        out.warnings.append(ScanWarning(
+                            str(e.uri), f"named like {fmt} but holds {what}; not profiled", "binary_content"))
+                        out.issues.append(FileIssue("corrupt_file", str(e.uri), str(cand.root), e.size, e.mtime,
+                                                    f"named like {fmt} but holds {what}", uri))
+                        continue
+                rows = None
+            elif fmt in READERS:
+                try:
+                    with self.storage.open_read(e.uri) as fh:
+                        meta = READERS[fmt](fh)
+                except VanishedError:
+                    out.warnings.append(ScanWarning(str(e.uri), "file vanished while scanning", "vanished"))
+                    continue
+                except StorageError as exc:
+                    out.warnings.append(ScanWarning(str(e.uri), f"cannot read: {exc}", "unreadable"))
+                    continue
+                except CorruptFileError as exc:
+                    out.warnings.append(ScanWarning(str(e.uri), f"corrupt {fmt} file: {exc}; not profiled",
+                                                    "corrupt"))
+                    out.issues.append(FileIssue("corrupt_file", str(e.uri), str(cand.root), e.size, e.mtime,
+                                                str(exc), uri))
+                    continue
+                if rows is not None:
+                    rows += meta.rows
+                schema = _merge_schema(schema, meta.schema)
+            else:
+                rows = None
+            healthy.append(e)
+
+        considered = healthy + [e for e in cand.files if e.size == 0]
+        mtimes = [e.mtime for e in considered] or [e.mtime for e in cand.files]
+        if not healthy and zero and zero == len(cand.files):
+            rows = 0  # nothing but zero-byte files: provably no rows
+        elif not healthy:
+            rows = None  # nothing readable: unknown, never guessed
+        if cand.partition_columns and schema is not None:
+            schema = _merge_schema(schema, tuple(Column(c, "partition") for c in cand.partition_columns))
+        out.dataset = replace(
+            out.dataset,
+            files=len(cand.files),
+            bytes=sum(e.size for e in cand.files),
+            rows=rows,
+            rows_source=("footer" if rows is not None and cand.format in READERS else
+                         "zero_byte_files" if rows == 0 else None),
+            schema=schema,
+            modified_min=utc_from_epoch(min(mtimes)) if mtimes else None,
+            modified_max=utc_from_epoch(max(mtimes)) if mtimes else None,
+            partition_columns=cand.partition_columns,
+            partitions=cand.partitions,
+            small_files=sum(1 for e in cand.files if 0 < e.size < self.small_file_bytes),
+            zero_byte_files=zero,
+        )
+        if healthy and cand.format in formats.DATA_FORMATS:
+            out.read_format = cand.format
+            out.read_paths = [str(e.uri) for e in healthy]
+            if cand.layout == "hive_partitioned":
+                out.base_path = uri
+        return out
+
+    # -- Delta -------------------------------------------------------------------------------------
+    def _delta(self, cand: DatasetCandidate) -> InventoryEntry:
+        uri = str(cand.uri)
+        base = Dataset(uri=uri, format="delta", layout="delta", files=len(cand.files),
+                       bytes=sum(e.size for e in cand.files), root=str(cand.root))
+        try:
+            snap = read_snapshot(self.storage, cand.uri, cand.log_entries)
+        except (DeltaLogError, StorageError, ValueError) as exc:
+            return InventoryEntry(dataset=base, warnings=[ScanWarning(uri, f"Delta log unreadable: {exc}",
+                                                                      "corrupt")])
+        listed = {str(e.uri): e for e in cand.files}
+        has_dv = any(a.has_deletion_vector for a in snap.adds.values())
+        live_keys = set(snap.adds)
+        stale = [e for k, e in listed.items() if k not in live_keys
+                 and not (has_dv and posixpath.basename(k).startswith("deletion_vector_"))]
+        missing = [k for k in live_keys if k not in listed]
+        warnings = []
+        if missing:
+            warnings.append(ScanWarning(uri, f"{len(missing)} file(s) referenced by the Delta log are missing "
+                                             f"from storage (e.g. {missing[0]}); the table is damaged", "corrupt"))
+        add_mtimes = [a.modification_time for a in snap.adds.values() if a.modification_time is not None]
+        live_sizes = [a.size for a in snap.adds.values()]
+        info = DeltaInfo(
+            version=snap.version,
+            last_commit=snap.last_commit,
+            last_operation=snap.last_operation,
+            live_files=len(snap.adds),
+            live_bytes=snap.live_bytes,
+            time_travel_files=len(stale),
+            time_travel_bytes=sum(e.size for e in stale),
+            retention_hours=snap.retention_hours,
+            num_records=snap.num_records,
+        )
+        rows = snap.num_records
+        dataset = replace(
+            base,
+            files=len(snap.adds),
+            bytes=snap.live_bytes,
+            rows=rows,
+            rows_source="delta_stats" if rows is not None else None,
+            schema=snap.schema,
+            modified_min=utc_from_epoch(min(add_mtimes)) if add_mtimes else snap.last_commit,
+            modified_max=snap.last_commit or (utc_from_epoch(max(add_mtimes)) if add_mtimes else None),
+            partition_columns=snap.partition_columns,
+            partitions=len({posixpath.dirname(k) for k in live_keys}) if snap.partition_columns else 0,
+            small_files=sum(1 for s in live_sizes if 0 < s < self.small_file_bytes),
+            zero_byte_files=sum(1 for s in live_sizes if s == 0),
+            delta=info,
+        )
+        entry = InventoryEntry(dataset=dataset, warnings=warnings)
+        if snap.adds and not missing:
+            entry.read_format = "delta"
+            entry.read_paths = [uri]
+        return entry
+
+    # -- Iceberg -----------------------------------------------------------------------------------
+    def _iceberg(self, cand: DatasetCandidate) -> InventoryEntry:
+        uri = str(cand.uri)
+        base = Dataset(uri=uri, format="iceberg", layout="iceberg", files=len(cand.files),
+                       bytes=sum(e.size for e in cand.files), root=str(cand.root))
+        assert cand.iceberg_metadata is not None
+        try:
+            s = read_summary(self.storage, cand.iceberg_metadata)
+        except (StorageError, ValueError, KeyError, TypeError, OSError) as exc:
+            return InventoryEntry(dataset=base, warnings=[ScanWarning(
+                uri, f"Iceberg metadata unreadable: {exc}", "corrupt")])
+        mtimes = [e.mtime for e in cand.files]
+        return InventoryEntry(dataset=replace(
+            base,
+            files=s.data_files if s.data_files is not None else base.files,
+            bytes=s.data_bytes if s.data_bytes is not None else base.bytes,
+            rows=s.rows,
+            rows_source="iceberg_snapshot" if s.rows is not None else None,
+            schema=s.schema,
+            modified_min=utc_from_epoch(min(mtimes)) if mtimes else None,
+            modified_max=s.last_updated or (utc_from_epoch(max(mtimes)) if mtimes else None),
+        ), warnings=[ScanWarning(uri, "Iceberg table: inventoried from its metadata; content not profiled yet",
+                                 "not_profiled")])

@@ -1,0 +1,258 @@
+"""A scan, end to end: crawl every root, inventory each dataset from metadata, profile it with
+Spark, run the detectors, write ``findings.json`` and ``report.html``.
+
+Spark is started only when something needs it (a non-``file:`` root, or datasets to profile), so
+a scan of a lake with nothing to profile never starts a JVM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rotscan import __version__
+from rotscan.config import Config
+from rotscan.crawl.discover import CrawlRules, Crawler, DatasetCandidate
+from rotscan.crawl.inventory import Inventory, InventoryEntry
+from rotscan.detect.trivial import TrivialRules, detect_trivial
+from rotscan.errors import FindingsFormatError, ReadError, RootNotFoundError, StorageError
+from rotscan.models import Column, Finding, ScanInfo, ScanResult, ScanWarning, now_utc
+from rotscan.storage.base import Storage
+from rotscan.storage.local import LocalStorage
+from rotscan.uri import Uri, parse
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+Progress = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+@dataclass
+class ScanContext:
+    """What a scan needs from outside the library: configuration, environment, a way to report
+    progress, and (lazily) a Spark session."""
+
+    config: Config
+    env: Mapping[str, str] = field(default_factory=dict)
+    progress: Progress = _silent
+    spark_factory: Callable[[bool], SparkSession] | None = None
+    _spark: SparkSession | None = None
+
+    def spark(self, need_s3a: bool = False) -> SparkSession:
+        if self._spark is None:
+            if self.spark_factory is None:
+                from rotscan.spark.session import get_spark
+
+                self._spark = get_spark(self.config, need_s3a=need_s3a, env=self.env)
+            else:
+                self._spark = self.spark_factory(need_s3a)
+        return self._spark
+
+
+def _storage_for(root: Uri, ctx: ScanContext, cache: dict[str, Storage]) -> Storage:
+    if root.scheme not in cache:
+        if root.scheme == "file":
+            cache[root.scheme] = LocalStorage()
+        else:
+            from rotscan.spark.hadoop_fs import HadoopStorage
+
+            cache[root.scheme] = HadoopStorage(ctx.spark(need_s3a=root.scheme == "s3a"), root.scheme)
+    return cache[root.scheme]
+
+
+def resolve_roots(roots: Sequence[str]) -> list[Uri]:
+    """Parse roots; a missing local root is an error (remote roots are checked when listed)."""
+    out: list[Uri] = []
+    for text in roots:
+        try:
+            uri = parse(text)
+        except ValueError as exc:
+            raise RootNotFoundError(f"invalid root {text!r}: {exc}") from exc
+        if uri.scheme == "file" and not os.path.exists(uri.path):
+            raise RootNotFoundError(f"root does not exist: {text}")
+        if uri in out:
+            continue
+        for other in out:
+            if uri.is_within(other) or other.is_within(uri):
+                raise RootNotFoundError(f"roots overlap: {other} and {uri}; give each part of the lake once")
+        out.append(uri)
+    return out
+
+
+def _fmt_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list[ScanWarning]) -> None:
+    cfg = ctx.config
+    min_rows = int(cfg.get("trivial", "constant_min_rows"))
+    max_bytes = int(cfg.get("scan", "profile_max_bytes"))
+    todo = []
+    for e in entries:
+        ds = e.dataset
+        if e.read_format is None or e.read_format == "avro":
+            continue  # avro: rows come from its block headers; Spark's avro reader is an extra package
+        if ds.rows == 0:
+            continue
+        if ds.rows is not None and ds.rows < min_rows:
+            continue  # rows known and too few for the constant rule: nothing to learn from a full read
+        if max_bytes and ds.bytes > max_bytes:
+            warnings.append(ScanWarning(ds.uri, f"larger than profile_max_bytes ({_fmt_bytes(max_bytes)}); "
+                                                "columns not profiled", "not_profiled"))
+            continue
+        todo.append(e)
+    if not todo:
+        return
+    ctx.progress(f"profiling {len(todo)} dataset(s) with Spark")
+    spark = ctx.spark(need_s3a=any(e.dataset.uri.startswith("s3a:") for e in todo))
+    from rotscan.spark.profile import profile
+
+    started = time.monotonic()
+    last_note = started
+    for i, e in enumerate(todo, 1):
+        ds = e.dataset
+        now = time.monotonic()
+        if now - last_note > 5 or i == len(todo):
+            ctx.progress(f"  profiled {i}/{len(todo)} ({now - started:.0f}s): {ds.uri}")
+            last_note = now
+        try:
+            p = profile(spark, e.read_format or ds.format, e.read_paths, e.base_path)
+        except ReadError as exc:
+            warnings.append(ScanWarning(ds.uri, f"Spark could not read it: {exc}", "unreadable"))
+            continue
+        rows = p.rows - p.corrupt_records
+        if p.corrupt_records:
+            warnings.append(ScanWarning(ds.uri, f"{p.corrupt_records:,} malformed record(s) skipped", "malformed"))
+        schema = ds.schema
+        if schema is None or ds.format in ("csv", "json", "text"):
+            schema = tuple(Column(n, t) for n, t in p.schema)
+        if ds.rows is not None and ds.rows != rows and ds.format != "delta":
+            warnings.append(ScanWarning(ds.uri, f"row count from metadata ({ds.rows:,}) differs from the data "
+                                                f"({rows:,}); using the data", "inconsistent"))
+        e.dataset = replace(
+            ds,
+            rows=rows,
+            rows_source=ds.rows_source if ds.rows == rows and ds.rows_source else "spark_count",
+            schema=schema,
+            constant_columns=p.constant_columns,
+            null_columns=p.null_columns,
+        )
+
+
+def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None = None,
+             usage_paths: Sequence[str] = ()) -> ScanResult:
+    started = now_utc()
+    as_of = as_of or started
+    t0 = time.monotonic()
+    cfg = ctx.config
+    uris = resolve_roots(roots)
+    rules = CrawlRules.from_config(cfg)
+    storages: dict[str, Storage] = {}
+    entries: list[InventoryEntry] = []
+    warnings: list[ScanWarning] = []
+    items = []
+    if usage_paths:
+        warnings.append(ScanWarning(None, "usage sources (--lineage/--access-log) are not read by rotscan "
+                                          f"{__version__}; usage is unknown and no usage-based claims are made",
+                                    "usage_unsupported"))
+
+    for root in uris:
+        try:
+            storage = _storage_for(root, ctx, storages)
+        except StorageError as exc:
+            raise RootNotFoundError(f"cannot access root {root}: {exc}") from exc
+        inventory = Inventory(storage, small_file_bytes=int(cfg.get("scan", "small_file_bytes")),
+                              sniff_bytes=int(cfg.get("scan", "sniff_bytes")))
+
+        def on_dataset(cand: DatasetCandidate, inventory: Inventory = inventory) -> None:
+            entries.append(inventory.build(cand))
+
+        ctx.progress(f"crawling {root}")
+        crawler = Crawler(storage, rules, on_dataset)
+        if root.scheme != "file":
+            try:
+                storage.stat(root)
+            except StorageError as exc:
+                raise RootNotFoundError(f"cannot access root {root}: {exc}") from exc
+        crawler.crawl(root)
+        items.extend(crawler.items)
+        warnings.extend(crawler.warnings)
+        ctx.progress(f"  {crawler.dirs_listed:,} directories, {crawler.files_seen:,} files listed "
+                     f"({time.monotonic() - t0:.1f}s)")
+
+    for e in entries:
+        warnings.extend(e.warnings)
+    total = sum(e.dataset.bytes for e in entries)
+    ctx.progress(f"found {len(entries):,} dataset(s), {_fmt_bytes(total)}")
+
+    if cfg.get("scan", "profile"):
+        _profile_all(entries, ctx, warnings)
+
+    datasets = [e.dataset for e in entries]
+    issues = [i for e in entries for i in e.issues]
+    findings = detect_trivial(datasets, items, issues, TrivialRules.from_config(cfg), as_of)
+    findings = _dedupe(findings)
+    ctx.progress(f"{len(findings):,} finding(s), {len(warnings):,} warning(s) in {time.monotonic() - t0:.1f}s")
+    info = ScanInfo(
+        id=f"{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}",
+        started=started, finished=now_utc(), as_of=as_of, roots=tuple(str(u) for u in uris),
+        tool_version=__version__, usage_sources=(),
+        price_per_gb_month=float(cfg.get("report", "price_per_gb_month")),
+    )
+    datasets.sort(key=lambda d: d.uri)
+    findings.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
+    return ScanResult(scan=info, datasets=tuple(datasets), findings=tuple(findings), warnings=tuple(warnings))
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """One finding per path (the first rule that fired wins); a finding inside a directory that is
+    itself a finding is dropped (the directory's finding already covers it)."""
+    by_uri: dict[str, Finding] = {}
+    for f in findings:
+        by_uri.setdefault(f.uri, f)
+    dirs = sorted(u for u, f in by_uri.items() if f.evidence.get("is_dir") or f.kind in ("empty", "write_debris"))
+    out = []
+    for uri, f in by_uri.items():
+        if any(uri != d and uri.startswith(d + "/") for d in dirs):
+            continue
+        out.append(f)
+    return out
+
+
+def write_findings(result: ScanResult, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "findings.json"
+    tmp = out_dir / f".findings.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_findings(out_dir: Path) -> ScanResult:
+    path = out_dir / "findings.json" if out_dir.is_dir() else out_dir
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FindingsFormatError(f"no findings.json in {out_dir}") from exc
+    except (OSError, ValueError) as exc:
+        raise FindingsFormatError(f"{path} is not readable JSON: {exc}") from exc
+    try:
+        return ScanResult.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FindingsFormatError(f"{path} is not a rotscan findings file: {exc}") from exc
