@@ -1,0 +1,1 @@
+"""Crawling: walking storage, deciding what the datasets are, and their metadata inventory."""
