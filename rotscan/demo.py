@@ -1,0 +1,166 @@
+"""``rotscan demo-lake DIR``: a small but real lake to try rotscan on without owning one.
+
+Delta tables are written by delta-spark, Parquet/CSV/JSON by Spark and pyarrow, so everything is
+what a real pipeline would leave. It holds healthy data (including traps: a small lookup table
+outside any scratch area, a legit table beside debris, a one-row config table) and planted ROT of
+each kind rotscan detects. ``DIR/_DEMO.md`` lists what was planted and what must stay clean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rotscan.config import Config
+from rotscan.errors import RotscanError
+
+DAY = 86400.0
+
+
+@dataclass
+class DemoManifest:
+    root: Path
+    datasets: list[str] = field(default_factory=list)
+    # relative path -> kind rotscan must report
+    planted: dict[str, str] = field(default_factory=dict)
+    # relative paths that must NOT be reported (traps)
+    clean: list[str] = field(default_factory=list)
+
+
+def _age(path: Path, days: float) -> None:
+    """Backdate a file or a whole tree (debris is only called debris once it is old)."""
+    t = time.time() - days * DAY
+    for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        os.utime(p, (t, t), follow_symlinks=False)
+
+
+def build_demo_lake(directory: Path, config: Config, *, env: Mapping[str, str] | None = None,
+                    force: bool = False, progress: Callable[[str], None] = lambda _: None,
+                    spark: object | None = None) -> DemoManifest:
+    root = directory.resolve()
+    if root.exists() and any(root.iterdir()):
+        if not force:
+            raise RotscanError(f"{root} exists and is not empty (use --force to replace it)")
+        if not (root / "_DEMO.md").exists():
+            raise RotscanError(f"{root} is not a rotscan demo lake; refusing to replace it")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    m = DemoManifest(root=root)
+
+    if spark is None:
+        from rotscan.spark.session import get_spark
+
+        progress("starting Spark to write the Delta tables")
+        spark = get_spark(config, env=env or {})
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    assert isinstance(spark, SparkSession)
+
+    def p(rel: str) -> str:
+        return str(root / rel)
+
+    progress("writing healthy tables")
+    orders = (spark.range(0, 20000)
+              .select(F.col("id").alias("order_id"),
+                      (F.col("id") % 997).alias("customer_id"),
+                      F.round((F.col("id") * 7919 % 100000) / 100.0, 2).alias("amount"),
+                      F.element_at(F.array(F.lit("new"), F.lit("paid"), F.lit("shipped")),
+                                   (F.col("id") % 3 + 1).cast("int")).alias("status"),
+                      F.date_add(F.lit("2025-01-01").cast("date"), (F.col("id") % 365).cast("int")).alias("order_date")))
+    orders.write.format("delta").save(p("warehouse/orders"))
+    # A second version that rewrites the table: the first version's files stay for time travel.
+    orders.repartition(2).write.format("delta").mode("overwrite").save(p("warehouse/orders"))
+    m.datasets.append("warehouse/orders")
+
+    customers = spark.range(0, 997).select(
+        F.col("id").alias("customer_id"),
+        F.concat(F.lit("customer-"), F.col("id").cast("string")).alias("name"),
+        F.element_at(F.array(*[F.lit(c) for c in ("DE", "FR", "US", "JP")]), (F.col("id") % 4 + 1).cast("int"))
+        .alias("country"))
+    customers.write.partitionBy("country").parquet(p("warehouse/customers"))
+    m.datasets.append("warehouse/customers")
+
+    # Trap: a small lookup table outside any scratch location is valuable, not trivial.
+    (root / "reference").mkdir()
+    (root / "reference/status_codes.csv").write_text(
+        "code,label\nnew,Order received\npaid,Payment captured\nshipped,Handed to carrier\n"
+        "cancelled,Cancelled by customer\n", encoding="utf-8")
+    m.clean.append("reference/status_codes.csv")
+    # Trap: a one-row configuration table is constant by nature, and not ROT.
+    (root / "reference/settings.json").write_text('{"currency": "EUR", "vat": 0.19}\n', encoding="utf-8")
+    m.clean.append("reference/settings.json")
+
+    # A folder of unrelated exports: each file is its own dataset.
+    (root / "exports").mkdir()
+    for month in ("2025-01", "2025-02", "2025-03"):
+        rows = [f"{i},{month}-15,{(i * 37) % 500}.00" for i in range(1, 41)]
+        (root / f"exports/orders_{month}.csv").write_text("order_id,order_date,amount\n" + "\n".join(rows) + "\n",
+                                                          encoding="utf-8")
+        m.clean.append(f"exports/orders_{month}.csv")
+    (root / "exports/events.jsonl").write_text(
+        "".join(json.dumps({"event": e, "n": i}) + "\n" for i, e in enumerate(["click", "view", "buy"] * 20)),
+        encoding="utf-8")
+    m.clean.append("exports/events.jsonl")
+
+    progress("planting trivial ROT")
+    # empty Delta table (created, never filled)
+    spark.createDataFrame([], "id BIGINT, payload STRING").write.format("delta").save(p("warehouse/empty_events"))
+    m.planted["warehouse/empty_events"] = "empty"
+    # header-only CSV export
+    (root / "exports/refunds_2025-03.csv").write_text("refund_id,order_id,amount\n", encoding="utf-8")
+    m.planted["exports/refunds_2025-03.csv"] = "empty"
+    # zero-byte file
+    (root / "exports/orders_2025-04.csv").write_bytes(b"")
+    m.planted["exports/orders_2025-04.csv"] = "zero_byte"
+    # a table whose every column is constant
+    spark.range(0, 5000).select(F.lit("EUR").alias("currency"), F.lit(1).alias("version"),
+                                F.lit(None).cast("string").alias("comment")) \
+        .coalesce(1).write.parquet(p("warehouse/fx_flags"))
+    m.planted["warehouse/fx_flags"] = "constant"
+    # debris of a failed write beside a legit table, and a table dir holding only debris
+    orders.limit(500).coalesce(1).write.parquet(p("warehouse/orders_daily"))
+    m.datasets.append("warehouse/orders_daily")
+    m.clean.append("warehouse/orders_daily")
+    attempt = root / "warehouse/orders_daily/_temporary/0/_temporary/attempt_202501010000_0001_m_000000_0"
+    attempt.mkdir(parents=True)
+    shutil.copy(next((root / "warehouse/orders_daily").glob("part-*.parquet")), attempt / "part-00000.snappy.parquet")
+    _age(root / "warehouse/orders_daily/_temporary", 40)
+    m.planted["warehouse/orders_daily/_temporary"] = "write_debris"
+    staging = root / "staging/customer_sync/.spark-staging-8f1c2a"
+    staging.mkdir(parents=True)
+    shutil.copy(next((root / "warehouse/orders_daily").glob("part-*.parquet")), staging / "part-00000.parquet")
+    _age(root / "staging/customer_sync", 90)
+    m.planted["staging/customer_sync"] = "write_debris"
+    # OS / editor junk and an orphan checksum
+    (root / "exports/.DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + b"\x00" * 1000)
+    m.planted["exports/.DS_Store"] = "junk_file"
+    (root / "exports/._orders_2025-01.csv").write_bytes(b"\x00\x05\x16\x07" + b"\x00" * 200)
+    m.planted["exports/._orders_2025-01.csv"] = "junk_file"
+    (root / "reference/Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 500)
+    m.planted["reference/Thumbs.db"] = "junk_file"
+    nb = root / "notebooks/.ipynb_checkpoints"
+    nb.mkdir(parents=True)
+    (nb / "analysis-checkpoint.ipynb").write_text('{"cells": []}', encoding="utf-8")
+    m.planted["notebooks/.ipynb_checkpoints"] = "junk_file"
+    (root / "warehouse/customers/.part-00000-gone.snappy.parquet.crc").write_bytes(b"crc\x00\x00\x00\x00")
+    m.planted["warehouse/customers/.part-00000-gone.snappy.parquet.crc"] = "junk_file"
+    # tiny tables in scratch locations
+    orders.limit(12).coalesce(1).write.parquet(p("tmp/order_sample"))
+    m.planted["tmp/order_sample"] = "tiny"
+    (root / "sandbox").mkdir()
+    (root / "sandbox/test_customers.csv").write_text("customer_id,name\n1,a\n2,b\n", encoding="utf-8")
+    m.planted["sandbox/test_customers.csv"] = "tiny"
+
+    lines = ["# rotscan demo lake", "", "Written by `rotscan demo-lake`. Planted ROT (path: kind):", ""]
+    lines += [f"- `{rel}`: {kind}" for rel, kind in sorted(m.planted.items())]
+    lines += ["", "Must stay clean (traps):", ""] + [f"- `{rel}`" for rel in sorted(m.clean)]
+    (root / "_DEMO.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "_demo_manifest.json").write_text(json.dumps({"planted": m.planted, "clean": m.clean}, indent=2),
+                                              encoding="utf-8")
+    return m
