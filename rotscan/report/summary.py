@@ -1,0 +1,285 @@
+"""The numbers of the review report, computed from a :class:`~rotscan.models.ScanResult`.
+
+Pure functions, no I/O and no clock: the same result always gives the same summary, so a report
+re-rendered from ``findings.json`` says exactly what the scan's report said.
+
+Counting rules, stated once so the report can repeat them:
+
+- *Bytes scanned* is the sum of the datasets' bytes. Findings may name things that are not
+  datasets (a junk file, a debris directory), so ROT bytes are summed from the findings.
+- *ROT bytes* count every byte once. Findings about the same uri count once (the one claiming the
+  most bytes). A finding whose uri lies inside another finding's uri (``outer + "/"`` prefix) is
+  covered by the outer one and adds nothing. A finding that claims no bytes covers nothing.
+  The bytes of a covering finding are attributed to its category, kind and action.
+- *Cost* uses decimal gigabytes: GB = 10^9 bytes, as storage is billed.
+- Ages are measured against the scan's ``as_of``, never the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rotscan.models import CATEGORIES, Finding, ScanResult, UsageSource, iso
+
+BYTES_PER_GB = 10**9
+HIGH_CONFIDENCE = 0.9
+
+USAGE_UNKNOWN = "usage unknown — no access logs or lineage were given, so nothing is claimed about reads"
+
+
+@dataclass(frozen=True)
+class CategoryTotal:
+    """ROT of one category: how many findings, how many (de-duplicated) bytes, share of the lake."""
+
+    category: str
+    findings: int
+    bytes: int
+    share: float | None  # fraction of bytes scanned; None when nothing was scanned
+
+
+@dataclass(frozen=True)
+class GroupTotal:
+    """Findings of one kind or action: count of all findings and their de-duplicated bytes."""
+
+    name: str
+    findings: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    datasets: int
+    bytes_scanned: int
+    findings: int
+    rot_bytes: int
+    rot_share: float | None  # rot_bytes / bytes_scanned; None when bytes_scanned is 0
+    by_category: tuple[CategoryTotal, ...]  # always the three categories, in CATEGORIES order
+    by_kind: tuple[GroupTotal, ...]  # most bytes first, then name
+    by_action: tuple[GroupTotal, ...]  # most bytes first, then name
+    high_confidence_bytes: int  # ROT bytes of counted findings with confidence >= HIGH_CONFIDENCE
+    price_per_gb_month: float
+    currency: str
+    monthly_savings: float
+    warnings: int
+    usage_sources: tuple[UsageSource, ...]
+    usage_events: int
+    usage_statement: str
+
+    @property
+    def usage_known(self) -> bool:
+        return bool(self.usage_sources)
+
+    def category(self, name: str) -> CategoryTotal:
+        for total in self.by_category:
+            if total.category == name:
+                return total
+        raise KeyError(name)
+
+
+def _norm(uri: str) -> str:
+    return uri.rstrip("/") or uri
+
+
+def _ancestors(uri: str) -> Iterable[str]:
+    """Every ``p`` such that ``uri`` starts with ``p + "/"`` (longest first)."""
+    cut = uri.rfind("/")
+    while cut > 0:
+        yield uri[:cut]
+        cut = uri.rfind("/", 0, cut)
+
+
+def counted_findings(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """The findings whose bytes make up the ROT total, so that no byte is counted twice.
+
+    Per uri the finding claiming most bytes stands for that uri (ties: the first one). Of those,
+    a finding inside the directory of another one that claims bytes is covered by it and dropped.
+    Returned in input order.
+    """
+    best: dict[str, Finding] = {}
+    for f in findings:
+        key = _norm(f.uri)
+        if key not in best or f.reclaimable_bytes > best[key].reclaimable_bytes:
+            best[key] = f
+    claiming = {key for key, f in best.items() if f.reclaimable_bytes > 0}
+    kept = {
+        key
+        for key, f in best.items()
+        if f.reclaimable_bytes > 0 and not any(a in claiming for a in _ancestors(key))
+    }
+    return tuple(f for f in findings if _norm(f.uri) in kept and best[_norm(f.uri)] is f)
+
+
+def rot_bytes(findings: Sequence[Finding]) -> int:
+    return sum(f.reclaimable_bytes for f in counted_findings(findings))
+
+
+def monthly_cost(nbytes: int, price_per_gb_month: float) -> float:
+    """Storage cost per month of ``nbytes`` at ``price_per_gb_month`` (GB = 10^9 bytes)."""
+    return nbytes / BYTES_PER_GB * price_per_gb_month
+
+
+def _share(part: int, whole: int) -> float | None:
+    return None if whole <= 0 else part / whole
+
+
+def _groups(findings: Sequence[Finding], counted: Sequence[Finding], attr: str) -> tuple[GroupTotal, ...]:
+    counts = Counter(getattr(f, attr) for f in findings)
+    nbytes: Counter[str] = Counter()
+    for f in counted:
+        nbytes[getattr(f, attr)] += f.reclaimable_bytes
+    totals = [GroupTotal(name, counts[name], nbytes[name]) for name in counts]
+    return tuple(sorted(totals, key=lambda g: (-g.bytes, -g.findings, g.name)))
+
+
+def usage_statement(sources: Sequence[UsageSource]) -> str:
+    """One plain sentence on what the scan knew about reads."""
+    if not sources:
+        return USAGE_UNKNOWN
+    kinds = sorted({s.kind for s in sources})
+    events = sum(s.events for s in sources)
+    starts = [s.start for s in sources if s.start is not None]
+    ends = [s.end for s in sources if s.end is not None]
+    span = ""
+    if starts and ends:
+        span = f", covering {format_date(min(starts))} to {format_date(max(ends))}"
+    noun = "source" if len(sources) == 1 else "sources"
+    return (
+        f"usage from {format_count(len(sources))} {noun} ({', '.join(kinds)}): "
+        f"{format_count(events)} {'event' if events == 1 else 'events'}{span}; "
+        "reads outside these sources are not seen"
+    )
+
+
+def summarize(result: ScanResult, *, price_per_gb_month: float, currency: str = "USD") -> ReportSummary:
+    findings = result.findings
+    counted = counted_findings(findings)
+    scanned = sum(d.bytes for d in result.datasets)
+    total = sum(f.reclaimable_bytes for f in counted)
+
+    cat_count = Counter(f.category for f in findings)
+    cat_bytes: Counter[str] = Counter()
+    for f in counted:
+        cat_bytes[f.category] += f.reclaimable_bytes
+    by_category = tuple(
+        CategoryTotal(c, cat_count[c], cat_bytes[c], _share(cat_bytes[c], scanned)) for c in CATEGORIES
+    )
+    sources = result.scan.usage_sources
+    return ReportSummary(
+        datasets=len(result.datasets),
+        bytes_scanned=scanned,
+        findings=len(findings),
+        rot_bytes=total,
+        rot_share=_share(total, scanned),
+        by_category=by_category,
+        by_kind=_groups(findings, counted, "kind"),
+        by_action=_groups(findings, counted, "action"),
+        high_confidence_bytes=sum(f.reclaimable_bytes for f in counted if f.confidence >= HIGH_CONFIDENCE),
+        price_per_gb_month=price_per_gb_month,
+        currency=currency,
+        monthly_savings=monthly_cost(total, price_per_gb_month),
+        warnings=len(result.warnings),
+        usage_sources=tuple(sources),
+        usage_events=sum(s.events for s in sources),
+        usage_statement=usage_statement(sources),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Human formatting
+
+_IEC_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def format_bytes(n: int | None) -> str:
+    """Binary units, one decimal: ``1.2 MiB``; below 1 KiB exact: ``512 B``."""
+    if n is None:
+        return "—"
+    if n < 1024:
+        return f"{n:,} B"
+    value = n / 1024
+    unit = 0
+    # promote while the rounded figure would read 1024.0 or more
+    while round(value, 1) >= 1024 and unit < len(_IEC_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    return f"{value:,.1f} {_IEC_UNITS[unit]}"
+
+
+def format_count(n: int | None) -> str:
+    return "—" if n is None else f"{n:,}"
+
+
+def format_percent(share: float | None) -> str:
+    """A fraction as a percentage, one decimal; tiny non-zero shares are not rounded to 0."""
+    if share is None:
+        return "—"
+    pct = share * 100
+    if 0 < pct < 0.05:
+        return "<0.1%"
+    return f"{pct:,.1f}%"
+
+
+def format_money(amount: float, currency: str) -> str:
+    """``1,234.56 USD``; amounts under 0.10 keep two significant digits (``0.014 USD``)."""
+    if 0 < amount < 0.0001:
+        return f"< 0.0001 {currency}"
+    if 0 < amount < 0.1:
+        return f"{amount:.2g} {currency}"
+    return f"{amount:,.2f} {currency}"
+
+
+def format_age(age: timedelta | float | None) -> str:
+    """A duration for people: ``45 minutes``, ``3 hours``, ``12 days``, ``5 months``, ``2.5 years``."""
+    if age is None:
+        return "—"
+    seconds = age.total_seconds() if isinstance(age, timedelta) else float(age)
+    if seconds < 0:
+        return "in the future"
+    minutes = seconds / 60
+    hours = minutes / 60
+    days = hours / 24
+
+    def plural(value: float, unit: str) -> str:
+        n = int(value)
+        return f"{n:,} {unit}" + ("" if n == 1 else "s")
+
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 90:
+        return plural(minutes, "minute")
+    if hours < 48:
+        return plural(hours, "hour")
+    if days < 60:
+        return plural(days, "day")
+    months = days / 30.4375
+    if months < 24:
+        return plural(months, "month")
+    years = days / 365.25
+    return f"{years:.1f} years"
+
+
+def format_ago(ts: datetime | None, as_of: datetime) -> str:
+    """``7 months ago`` relative to ``as_of`` (``—`` when unknown), at findings.json's second precision."""
+    if ts is None:
+        return "—"
+    age = as_of.replace(microsecond=0) - ts.replace(microsecond=0)
+    if age < timedelta(0):
+        return "after as-of"
+    if age < timedelta(minutes=1):
+        return "just now"
+    return f"{format_age(age)} ago"
+
+
+def format_date(ts: datetime | None) -> str:
+    """``2026-11-26`` (UTC); ``—`` when unknown."""
+    text = iso(ts)
+    return "—" if text is None else text[:10]
+
+
+def format_timestamp(ts: datetime | None) -> str:
+    """``2026-11-26 10:00:00 UTC``; ``—`` when unknown."""
+    text = iso(ts)
+    return "—" if text is None else text.replace("T", " ").replace("Z", " UTC")
