@@ -1,0 +1,178 @@
+"""Render the review report: one self-contained HTML file (inline CSS and JS, no network fetches).
+
+The template is ``templates/report.html.j2``; each section is a partial (``_summary.html.j2``,
+``_findings.html.j2``, ...), so later sections (charts, clusters, lineage, trends) are a new
+partial plus a new key in :func:`build_context`. Every value reaches the page through Jinja
+autoescaping; no data is ever embedded as raw JS — the page script reads the DOM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from rotscan.errors import StorageError
+from rotscan.models import CATEGORIES, Dataset, Finding, ScanResult
+from rotscan.report import summary as fmt
+from rotscan.report.summary import ReportSummary, summarize
+
+REPORT_FILENAME = "report.html"
+PAGE_SIZE = 200
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("rotscan", "report/templates"),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "htm", "xml", "j2"), default_for_string=True, default=True
+        ),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        bytes=fmt.format_bytes,
+        count=fmt.format_count,
+        pct=fmt.format_percent,
+        money=fmt.format_money,
+        date=fmt.format_date,
+        ts=fmt.format_timestamp,
+        age=fmt.format_age,
+        conf=format_confidence,
+        evidence=format_evidence_value,
+        epoch=_epoch,
+    )
+    return env
+
+
+def format_confidence(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def format_evidence_value(value: Any) -> str:
+    """Evidence values as text: numbers plainly, nested lists/dicts as compact JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+        return text if any(c in text for c in ".en") else text + ".0"
+    if isinstance(value, (int, str)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(", ", ": "))
+
+
+def _epoch(ts: datetime | None) -> str:
+    return "" if ts is None else str(int(ts.timestamp()))
+
+
+class PathDisplay:
+    """Shows a uri relative to the scan root it lies under (the longest one); else in full."""
+
+    def __init__(self, roots: Sequence[str]) -> None:
+        self._roots = sorted({r.rstrip("/") for r in roots if r.rstrip("/")}, key=len, reverse=True)
+
+    def __call__(self, uri: str) -> str:
+        for root in self._roots:
+            if uri.startswith(root + "/") and len(uri.rstrip("/")) > len(root):
+                return uri[len(root) + 1 :]
+        return uri
+
+
+def _finding_order(f: Finding) -> tuple[Any, ...]:
+    return (-f.reclaimable_bytes, -round(f.confidence, 4), f.uri, f.kind, f.id)
+
+
+def _dataset_order(d: Dataset) -> tuple[Any, ...]:
+    return (-d.bytes, d.uri)
+
+
+def _duration(result: ScanResult) -> str | None:
+    scan = result.scan
+    if scan.finished is None:
+        return None
+    return fmt.format_age(scan.finished.replace(microsecond=0) - scan.started.replace(microsecond=0))
+
+
+def composition_bar(summary: ReportSummary) -> list[tuple[str, float]]:
+    """Widths (percent of the bar) of each category's share of the lake, scaled to fit when findings
+    outside the datasets make ROT exceed the bytes scanned."""
+    shares = [(c.category, c.share or 0.0) for c in summary.by_category]
+    total = sum(share for _, share in shares)
+    scale = 1 / total if total > 1 else 1.0
+    return [(name, round(share * scale * 100, 3)) for name, share in shares if share > 0]
+
+
+def build_context(result: ScanResult, summary: ReportSummary) -> dict[str, Any]:
+    """Everything the template sees. Extend here (and add a partial) for new report sections."""
+    findings = sorted(result.findings, key=_finding_order)
+    datasets = sorted(result.datasets, key=_dataset_order)
+    return {
+        "scan": result.scan,
+        "summary": summary,
+        "findings": findings,
+        "datasets": datasets,
+        "warnings": result.warnings,
+        "rel": PathDisplay(result.scan.roots),
+        "as_of": result.scan.as_of,
+        "ago": lambda ts: fmt.format_ago(ts, result.scan.as_of),
+        "duration": _duration(result),
+        "bar": composition_bar(summary),
+        "categories": CATEGORIES,
+        "kinds": sorted({f.kind for f in findings}),
+        "actions": sorted({f.action for f in findings}),
+        "formats": sorted({d.format for d in datasets}),
+        "warning_codes": sorted({w.code for w in result.warnings}),
+        "has_delta": any(d.delta is not None for d in datasets),
+        "show_last_read": bool(result.scan.usage_sources),
+        "page_size": PAGE_SIZE,
+        "high_confidence": fmt.HIGH_CONFIDENCE,
+    }
+
+
+def render_report(result: ScanResult, *, price_per_gb_month: float, currency: str = "USD") -> str:
+    """The review report of ``result`` as one self-contained HTML document."""
+    summary = summarize(result, price_per_gb_month=price_per_gb_month, currency=currency)
+    template = environment().get_template("report.html.j2")
+    return template.render(build_context(result, summary))
+
+
+def write_report(
+    result: ScanResult, out_dir: Path, *, price_per_gb_month: float, currency: str = "USD"
+) -> Path:
+    """Render and write ``out_dir/report.html`` atomically (temp file, then ``os.replace``)."""
+    text = render_report(result, price_per_gb_month=price_per_gb_month, currency=currency)
+    out_dir = Path(out_dir)
+    target = out_dir / REPORT_FILENAME
+    tmp_name: str | None = None
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=out_dir, prefix=".report.", suffix=".tmp", delete=False
+        ) as tmp:
+            tmp_name = tmp.name
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except OSError as exc:
+        raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+    return target
