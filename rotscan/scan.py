@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from rotscan import __version__
 from rotscan.config import Config
-from rotscan.crawl.discover import CrawlRules, Crawler, DatasetCandidate
+from rotscan.crawl.discover import Crawler, CrawlRules, DatasetCandidate
 from rotscan.crawl.inventory import Inventory, InventoryEntry
+from rotscan.detect.redundant import RedundancyRules, detect_redundant, projection_candidates
 from rotscan.detect.trivial import TrivialRules, detect_trivial
 from rotscan.errors import FindingsFormatError, ReadError, RootNotFoundError, StorageError
 from rotscan.models import Column, Finding, ScanInfo, ScanResult, ScanWarning, now_utc
+from rotscan.redundancy.signature import Signature
 from rotscan.storage.base import Storage
 from rotscan.storage.local import LocalStorage
 from rotscan.uri import Uri, parse
@@ -99,10 +101,19 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def _rows_estimate(e: InventoryEntry) -> int | None:
+    ds = e.dataset
+    if ds.rows is not None:
+        return ds.rows
+    # text formats: a generous upper estimate (16 bytes a row) keeps the sample at most its target
+    return ds.bytes // 16 if ds.bytes else None
+
+
 def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list[ScanWarning]) -> None:
     cfg = ctx.config
-    min_rows = int(cfg.get("trivial", "constant_min_rows"))
     max_bytes = int(cfg.get("scan", "profile_max_bytes"))
+    k = int(cfg.get("redundancy", "signature_bins"))
+    target = int(cfg.get("redundancy", "sample_target"))
     todo = []
     for e in entries:
         ds = e.dataset
@@ -110,16 +121,14 @@ def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list
             continue  # avro: rows come from its block headers; Spark's avro reader is an extra package
         if ds.rows == 0:
             continue
-        if ds.rows is not None and ds.rows < min_rows:
-            continue  # rows known and too few for the constant rule: nothing to learn from a full read
         if max_bytes and ds.bytes > max_bytes:
             warnings.append(ScanWarning(ds.uri, f"larger than profile_max_bytes ({_fmt_bytes(max_bytes)}); "
-                                                "columns not profiled", "not_profiled"))
+                                                "columns and content not profiled", "not_profiled"))
             continue
         todo.append(e)
     if not todo:
         return
-    ctx.progress(f"profiling {len(todo)} dataset(s) with Spark")
+    ctx.progress(f"profiling {len(todo)} dataset(s) with Spark (row counts, constant columns, content signatures)")
     spark = ctx.spark(need_s3a=any(e.dataset.uri.startswith("s3a:") for e in todo))
     from rotscan.spark.profile import profile
 
@@ -132,7 +141,8 @@ def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list
             ctx.progress(f"  profiled {i}/{len(todo)} ({now - started:.0f}s): {ds.uri}")
             last_note = now
         try:
-            p = profile(spark, e.read_format or ds.format, e.read_paths, e.base_path)
+            p = profile(spark, e.read_format or ds.format, e.read_paths, e.base_path, k=k, sample_target=target,
+                        rows_estimate=_rows_estimate(e))
         except ReadError as exc:
             warnings.append(ScanWarning(ds.uri, f"Spark could not read it: {exc}", "unreadable"))
             continue
@@ -145,6 +155,7 @@ def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list
         if ds.rows is not None and ds.rows != rows and ds.format != "delta":
             warnings.append(ScanWarning(ds.uri, f"row count from metadata ({ds.rows:,}) differs from the data "
                                                 f"({rows:,}); using the data", "inconsistent"))
+        e.signature = p.signature
         e.dataset = replace(
             ds,
             rows=rows,
@@ -153,6 +164,31 @@ def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list
             constant_columns=p.constant_columns,
             null_columns=p.null_columns,
         )
+
+
+def _projections(entries: list[InventoryEntry], signatures: dict[str, Signature], exclude: set[str],
+                 ctx: ScanContext, warnings: list[ScanWarning]) -> dict[tuple[str, str], Signature]:
+    """Re-hash each wider table over the columns of a narrower one that may be its projection."""
+    rules = RedundancyRules.from_config(ctx.config)
+    by_uri = {e.dataset.uri: e for e in entries}
+    candidates = projection_candidates([e.dataset for e in entries], signatures, rules, exclude)
+    if not candidates:
+        return {}
+    ctx.progress(f"verifying {len(candidates)} projection candidate(s)")
+    from rotscan.spark.profile import projected_signature
+
+    spark = ctx.spark()
+    out: dict[tuple[str, str], Signature] = {}
+    target = int(ctx.config.get("redundancy", "sample_target"))
+    for c in candidates:
+        whole = by_uri[c.whole]
+        try:
+            out[(c.part, c.whole)] = projected_signature(
+                spark, whole.read_format or whole.dataset.format, whole.read_paths, whole.base_path, c.columns,
+                k=signatures[c.part].k, sample_target=target, rows_estimate=whole.dataset.rows)
+        except ReadError as exc:
+            warnings.append(ScanWarning(c.whole, f"projection check failed: {exc}", "unreadable"))
+    return out
 
 
 def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None = None,
@@ -207,6 +243,12 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     datasets = [e.dataset for e in entries]
     issues = [i for e in entries for i in e.issues]
     findings = detect_trivial(datasets, items, issues, TrivialRules.from_config(cfg), as_of)
+    signatures = {e.dataset.uri: e.signature for e in entries if e.signature is not None}
+    if signatures:
+        trivial = {f.uri for f in findings}
+        projections = _projections(entries, signatures, trivial, ctx, warnings)
+        findings += detect_redundant(datasets, signatures, RedundancyRules.from_config(cfg),
+                                     projections=projections, exclude=trivial)
     findings = _dedupe(findings)
     ctx.progress(f"{len(findings):,} finding(s), {len(warnings):,} warning(s) in {time.monotonic() - t0:.1f}s")
     info = ScanInfo(

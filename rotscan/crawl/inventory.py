@@ -16,6 +16,7 @@ from rotscan.crawl.footers import READERS, CorruptFileError
 from rotscan.crawl.iceberg import read_summary
 from rotscan.errors import StorageError, VanishedError
 from rotscan.models import Column, Dataset, DeltaInfo, ScanWarning, utc_from_epoch
+from rotscan.redundancy.signature import Signature
 from rotscan.storage.base import Entry, Storage
 
 
@@ -41,6 +42,7 @@ class InventoryEntry:
     base_path: str | None = None
     issues: list[FileIssue] = field(default_factory=list)
     warnings: list[ScanWarning] = field(default_factory=list)
+    signature: Signature | None = None
 
 
 def _merge_schema(a: tuple[Column, ...] | None, b: tuple[Column, ...]) -> tuple[Column, ...]:

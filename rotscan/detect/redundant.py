@@ -1,0 +1,337 @@
+"""Redundant ROT: copies of data, found by content (pure Python over signatures).
+
+- ``exact_duplicate``: the same multiset of rows (equal order-independent checksums over the same
+  columns) — whatever the format, layout, row order or name;
+- ``near_duplicate``: row-set Jaccard at or above ``near_threshold`` (snapshots that drifted);
+- ``subset``: at least ``subset_threshold`` of A's distinct rows are in B, and B is larger
+  (containment, not Jaccard: a 5% extract has a tiny Jaccard);
+- ``projection``: A's columns are a strict subset of B's and A's rows are B's rows restricted to
+  them (verified on a projected signature of B computed by the Spark adapter).
+
+Candidates come from datasketch: ``MinHashLSH`` (Jaccard) and ``MinHashLSHEnsemble`` (containment)
+over ``LeanMinHash`` objects rebuilt from the Spark-computed one-permutation MinHash; small groups
+of same-column datasets are simply compared pairwise. Every candidate is then verified on the
+coordinated samples, whose comparison is exact for tables up to the sample size and carries a
+binomial error bound above it.
+
+Not redundant by construction: tables with different columns never share row hashes (a shared key
+column is not a copy); tables of the same schema with different rows have Jaccard ≈ 0; small
+tables below ``min_rows`` are never called subsets, near-copies or projections.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rotscan.models import Dataset, Finding
+from rotscan.redundancy.signature import Overlap, Signature, overlap
+from rotscan.uri import parse
+
+FORMAT_RANK = {"delta": 6, "iceberg": 6, "parquet": 4, "orc": 4, "avro": 3, "json": 2, "csv": 1, "text": 0}
+COPY_WORDS = ("backup", "backups", "bak", "copy", "copies", "old", "tmp", "temp", "scratch", "sandbox",
+              "export", "exports", "snapshot", "snapshots", "archive", "dump", "test", "staging", "clone")
+CANONICAL_WORDS = ("warehouse", "gold", "silver", "curated", "prod", "production", "mart", "marts", "dwh", "core")
+
+
+@dataclass(frozen=True)
+class RedundancyRules:
+    near_threshold: float = 0.85
+    subset_threshold: float = 0.95
+    min_rows: int = 100  # for near/subset/projection
+    exact_min_rows: int = 1
+    small_copy_rows: int = 100  # exact copies smaller than this are for review only
+    projection_min_columns: int = 2
+    projection_min_row_ratio: float = 0.5
+    pairwise_max: int = 200  # same-column groups up to this size are compared pairwise, larger via LSH
+
+    @classmethod
+    def from_config(cls, config: Any) -> RedundancyRules:
+        r: Mapping[str, Any] = config.section("redundancy")
+        return cls(
+            near_threshold=float(r["near_threshold"]), subset_threshold=float(r["subset_threshold"]),
+            min_rows=int(r["min_rows"]), exact_min_rows=int(r["exact_min_rows"]),
+            small_copy_rows=int(r["small_copy_rows"]), projection_min_columns=int(r["projection_min_columns"]),
+            projection_min_row_ratio=float(r["projection_min_row_ratio"]), pairwise_max=int(r["pairwise_max"]),
+        )
+
+
+def _rel(ds: Dataset) -> str:
+    if ds.root:
+        u, r = parse(ds.uri), parse(ds.root)
+        if u.is_within(r) and u != r:
+            return u.relative_to(r)
+    return ds.uri
+
+
+def _words(ds: Dataset) -> set[str]:
+    import re
+
+    return {w for part in _rel(ds).lower().split("/") for w in re.split(r"[^a-z0-9]+", part) if w}
+
+
+def keeper_score(ds: Dataset, readers: Mapping[str, int] | None = None) -> tuple[Any, ...]:
+    words = _words(ds)
+    copyish = sum(1 for w in COPY_WORDS if w in words) + sum(
+        1 for w in words if fnmatch.fnmatch(w, "v[0-9]*") or w.endswith(("bak", "backup", "copy", "old")))
+    canonical = sum(1 for w in CANONICAL_WORDS if w in words)
+    modified = ds.modified_max.timestamp() if ds.modified_max else 0.0
+    reads = (readers or {}).get(ds.uri, 0)
+    return (reads, FORMAT_RANK.get(ds.format, 0), canonical - 2 * copyish, modified, -len(ds.uri), ds.uri)
+
+
+def keeper_reason(keeper: Dataset, other: Dataset, readers: Mapping[str, int] | None = None) -> str:
+    k, o = keeper_score(keeper, readers), keeper_score(other, readers)
+    if k[0] != o[0]:
+        return f"it is read more ({k[0]} vs {o[0]} reads)"
+    if k[1] != o[1]:
+        return f"{keeper.format} is the managed/columnar format, {other.format} a loose export"
+    if k[2] != o[2]:
+        return f"its path looks canonical, {_rel(other)!r} looks like a copy"
+    if k[3] != o[3]:
+        return "it was written more recently"
+    return "shorter/first path (no stronger evidence either way)"
+
+
+def choose_keeper(members: Iterable[Dataset], readers: Mapping[str, int] | None = None) -> Dataset:
+    return max(members, key=lambda d: keeper_score(d, readers))
+
+
+def _bytes(ds: Dataset) -> int:
+    return ds.bytes + (ds.delta.time_travel_bytes if ds.delta else 0)
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+@dataclass(frozen=True)
+class ProjectionCandidate:
+    part: str  # uri of the narrower dataset
+    whole: str  # uri of the wider dataset
+    columns: tuple[str, ...]  # canonical column names of the narrower one
+
+
+def projection_candidates(datasets: Iterable[Dataset], signatures: Mapping[str, Signature],
+                          rules: RedundancyRules, exclude: Iterable[str] = ()) -> list[ProjectionCandidate]:
+    """Pairs (A, B) where A's columns are a strict subset of B's: B must be re-hashed on A's columns."""
+    skip = set(exclude)
+    items = [(d, signatures[d.uri]) for d in datasets if d.uri in signatures and d.uri not in skip
+             and signatures[d.uri].rows >= rules.min_rows]
+    out = []
+    for a, sa in items:
+        if len(sa.columns) < rules.projection_min_columns:
+            continue
+        cols = set(sa.columns)
+        for b, sb in items:
+            if a.uri == b.uri or not cols < set(sb.columns):
+                continue
+            if sa.rows > sb.rows or sa.rows < rules.projection_min_row_ratio * sb.rows:
+                continue
+            out.append(ProjectionCandidate(part=a.uri, whole=b.uri, columns=sa.columns))
+    return out
+
+
+class _Findings:
+    """Collects at most one redundancy finding per dataset, never creating keep-chains that loop."""
+
+    def __init__(self) -> None:
+        self.by_uri: dict[str, Finding] = {}
+        self.keeper_of: dict[str, str] = {}
+
+    def _reaches(self, start: str, target: str) -> bool:
+        seen = set()
+        cur: str | None = start
+        while cur is not None and cur not in seen:
+            if cur == target:
+                return True
+            seen.add(cur)
+            cur = self.keeper_of.get(cur)
+        return False
+
+    def add(self, finding: Finding, keeper: str) -> bool:
+        if finding.uri in self.by_uri or self._reaches(keeper, finding.uri):
+            return False
+        self.by_uri[finding.uri] = finding
+        self.keeper_of[finding.uri] = keeper
+        return True
+
+
+def _pairs(group: list[tuple[Dataset, Signature]], rules: RedundancyRules) -> Iterable[tuple[int, int]]:
+    """Candidate pairs inside a group of datasets hashed over the same columns."""
+    n = len(group)
+    if n <= rules.pairwise_max:
+        for i in range(n):
+            for j in range(i + 1, n):
+                yield i, j
+        return
+    from datasketch import MinHashLSH, MinHashLSHEnsemble
+
+    k = group[0][1].k
+    minhashes = [s.minhash() for _, s in group]
+    seen: set[tuple[int, int]] = set()
+    lsh = MinHashLSH(threshold=rules.near_threshold, num_perm=k)
+    with lsh.insertion_session() as session:
+        for i, m in enumerate(minhashes):
+            session.insert(i, m, check_duplication=False)
+    for i, m in enumerate(minhashes):
+        for j in lsh.query(m):
+            pair = (min(i, j), max(i, j))
+            if i != j and pair not in seen:
+                seen.add(pair)
+                yield pair
+    # candidate generation only (every pair is verified on the samples): a looser threshold keeps
+    # LSH Ensemble's own estimation error from losing true subsets
+    ensemble = MinHashLSHEnsemble(threshold=max(0.5, rules.subset_threshold - 0.2), num_perm=k, num_part=8)
+    ensemble.index((i, m, max(1, group[i][1].distinct_estimate)) for i, m in enumerate(minhashes))
+    for i, m in enumerate(minhashes):
+        for j in ensemble.query(m, max(1, group[i][1].distinct_estimate)):
+            pair = (min(i, j), max(i, j))
+            if i != j and pair not in seen:
+                seen.add(pair)
+                yield pair
+
+
+def detect_redundant(
+    datasets: Iterable[Dataset],
+    signatures: Mapping[str, Signature],
+    rules: RedundancyRules,
+    *,
+    projections: Mapping[tuple[str, str], Signature] | None = None,
+    exclude: Iterable[str] = (),
+    readers: Mapping[str, int] | None = None,
+) -> list[Finding]:
+    """Findings for every copy; ``related`` names the copy to keep first. ``projections`` maps a
+    :class:`ProjectionCandidate` ``(part, whole)`` to the whole's signature over the part's columns."""
+    skip = set(exclude)
+    by_uri = {d.uri: d for d in datasets if d.uri in signatures and d.uri not in skip}
+    out = _Findings()
+
+    # 1. exact duplicates: equal checksums over the same columns
+    clusters: dict[tuple[tuple[str, ...], str], list[Dataset]] = defaultdict(list)
+    for uri, ds in by_uri.items():
+        sig = signatures[uri]
+        if sig.rows >= rules.exact_min_rows:
+            clusters[(sig.columns, sig.checksum)].append(ds)
+    representatives: dict[str, Dataset] = {}
+    for members in clusters.values():
+        keeper = choose_keeper(members, readers)
+        representatives[keeper.uri] = keeper
+        others = sorted((m for m in members if m.uri != keeper.uri), key=lambda d: d.uri)
+        for m in others:
+            rows = signatures[m.uri].rows
+            small = rows < rules.small_copy_rows
+            formats = f"{m.format} copy of a {keeper.format} table" if m.format != keeper.format else m.format
+            out.add(Finding(
+                uri=m.uri, category="redundant", kind="exact_duplicate",
+                action="review" if small else "quarantine", confidence=0.9 if small else 0.99,
+                reclaimable_bytes=_bytes(m),
+                related=(keeper.uri, *[o.uri for o in others if o.uri != m.uri]),
+                explanation=f"same {_rows(rows)} as {_rel(keeper)} (order-independent checksum match, {formats}); "
+                            f"keep {_rel(keeper)}: {keeper_reason(keeper, m, readers)}",
+                evidence={"jaccard": 1.0, "containment": 1.0, "rows": rows, "checksum": signatures[m.uri].checksum,
+                          "keeper": keeper.uri, "cluster_size": len(members), "method": "checksum"},
+            ), keeper.uri)
+    for uri, ds in by_uri.items():
+        if uri not in out.by_uri:
+            representatives.setdefault(uri, ds)
+
+    # 2. near duplicates and subsets among same-column datasets
+    groups: dict[tuple[str, ...], list[tuple[Dataset, Signature]]] = defaultdict(list)
+    for uri, ds in representatives.items():
+        sig = signatures[uri]
+        if sig.rows >= rules.min_rows:
+            groups[sig.columns].append((ds, sig))
+    near: list[tuple[float, Dataset, Dataset, Overlap]] = []
+    subsets: list[tuple[float, Dataset, Dataset, Overlap]] = []
+    for group in groups.values():
+        for i, j in _pairs(group, rules):
+            (a, sa), (b, sb) = group[i], group[j]
+            ov = overlap(sa, sb)
+            if ov.jaccard >= rules.near_threshold:
+                near.append((ov.jaccard, a, b, ov))
+            elif ov.containment_ab >= rules.subset_threshold and ov.containment_ba < rules.subset_threshold:
+                subsets.append((ov.containment_ab, a, b, ov))
+            elif ov.containment_ba >= rules.subset_threshold and ov.containment_ab < rules.subset_threshold:
+                subsets.append((ov.containment_ba, b, a, _swap(ov)))
+
+    for jac, a, b, ov in sorted(near, key=lambda t: (-t[0], t[1].uri, t[2].uri)):
+        keeper = choose_keeper([a, b], readers)
+        other = b if keeper is a else a
+        ov = ov if keeper is b else _swap(ov)  # containment_ab: of the copy in the keeper
+        out.add(Finding(
+            uri=other.uri, category="redundant", kind="near_duplicate", action="review",
+            confidence=round(min(0.95, 0.6 + 0.35 * jac), 3), reclaimable_bytes=_bytes(other),
+            related=(keeper.uri,),
+            explanation=f"{jac:.0%} of the distinct rows are shared with {_rel(keeper)} (Jaccard"
+                        f"{'' if ov.exact else f' ±{ov.error():.0%}'}); {ov.containment_ab:.0%} of this copy's rows "
+                        f"are in {_rel(keeper)}; keep {_rel(keeper)}: {keeper_reason(keeper, other, readers)}",
+            evidence=_evidence(ov, signatures[other.uri], signatures[keeper.uri], keeper.uri),
+        ), keeper.uri)
+
+    # a part contained in several tables is reported against the best one to keep: one that is not a
+    # copy itself, then the strongest keeper evidence
+    best: dict[str, tuple[float, Dataset, Dataset, Overlap]] = {}
+    for cont, part, whole, ov in subsets:
+        cur = best.get(part.uri)
+        rank = (whole.uri not in out.by_uri, cont, keeper_score(whole, readers))
+        if cur is None or rank > (cur[2].uri not in out.by_uri, cur[0], keeper_score(cur[2], readers)):
+            best[part.uri] = (cont, part, whole, ov)
+    for cont, part, whole, ov in sorted(best.values(), key=lambda t: (-t[0], t[1].uri)):
+        exact = ov.exact and cont == 1.0
+        out.add(Finding(
+            uri=part.uri, category="redundant", kind="subset", action="quarantine" if exact else "review",
+            confidence=0.95 if exact else round(max(0.5, 0.9 - ov.error()), 3), reclaimable_bytes=_bytes(part),
+            related=(whole.uri,),
+            explanation=f"{cont:.0%} of its {_rows(signatures[part.uri].rows)} are contained in {_rel(whole)} "
+                        f"({_rows(signatures[whole.uri].rows)}"
+                        + ("; exact comparison" if ov.exact else f"; sampled estimate ±{ov.error():.0%}") + ")",
+            evidence=_evidence(ov, signatures[part.uri], signatures[whole.uri], whole.uri),
+        ), whole.uri)
+
+    # 3. projections, verified on the wider table re-hashed over the narrower one's columns
+    for (part_uri, whole_uri), projected in sorted((projections or {}).items()):
+        if part_uri not in by_uri or whole_uri not in by_uri:
+            continue
+        part, whole = by_uri[part_uri], by_uri[whole_uri]
+        sp = signatures[part_uri]
+        ov = overlap(sp, projected)
+        if ov.containment_ab < rules.subset_threshold:
+            continue
+        same = sp.checksum == projected.checksum
+        extra = sorted(set(signatures[whole_uri].columns) - set(sp.columns))
+        out.add(Finding(
+            uri=part.uri, category="redundant", kind="projection",
+            action="quarantine" if same or (ov.exact and ov.containment_ab == 1.0) else "review",
+            confidence=0.97 if same else round(max(0.5, 0.9 - ov.error()), 3), reclaimable_bytes=_bytes(part),
+            related=(whole.uri,),
+            explanation=f"its {len(sp.columns)} columns are {_rel(whole)}'s without {', '.join(extra)}, and "
+                        + (f"its {_rows(sp.rows)} are exactly that table's rows projected (checksum match)" if same
+                           else f"{ov.containment_ab:.0%} of its rows are that table's rows projected"),
+            evidence={**_evidence(ov, sp, projected, whole.uri), "columns": list(sp.columns),
+                      "dropped_columns": extra, "checksum_match": same},
+        ), whole.uri)
+    return list(out.by_uri.values())
+
+
+def _swap(ov: Overlap) -> Overlap:
+    return Overlap(jaccard=ov.jaccard, containment_ab=ov.containment_ba, containment_ba=ov.containment_ab,
+                   sample_a=ov.sample_b, sample_b=ov.sample_a, shared=ov.shared, exact=ov.exact)
+
+
+def _evidence(ov: Overlap, mine: Signature, theirs: Signature, keeper: str) -> dict[str, Any]:
+    return {
+        "jaccard": round(ov.jaccard, 4),
+        "containment": round(ov.containment_ab, 4),
+        "containment_error": round(ov.error(), 4),
+        "exact": ov.exact,
+        "rows": mine.rows,
+        "related_rows": theirs.rows,
+        "sample_size": ov.sample_a,
+        "shared_sample": ov.shared,
+        "keeper": keeper,
+        "method": "coordinated sample" if not ov.exact else "exact row-hash sets",
+    }

@@ -1,0 +1,1 @@
+"""Redundancy: content signatures and the copies they reveal."""
