@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,53 @@ def _resolve_with_maven(group: str, coordinate: str, cache: Path, log: Path,
     return jars
 
 
+@contextmanager
+def _cache_lock(cache: Path, say: Progress) -> Iterator[None]:
+    """Hold ``<cache>/resolve.lock`` so that concurrent resolutions (two first scans, parallel tests)
+    do not download into the same Ivy directory at once."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    with (cache / "resolve.lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("another rotscan process is filling the jar cache; waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _resolve_group(group: str, methods: Sequence[str], cache: Path, log: Path, env: Mapping[str, str] | None,
+                   say: Progress) -> tuple[GroupJars, str | None]:
+    """Resolve one group with the first resolver that works; also a note when an earlier one failed."""
+    coordinate = maven_coordinate(group)
+    failures: list[str] = []
+    for method in methods:
+        say(f"resolving {coordinate} with {_RESOLVERS[method]} into {cache} "
+            f"(needs Maven Central; output in {log.name})")
+        try:
+            if method == "ivy":
+                jars = _resolve_with_ivy(coordinate, cache, log, env)
+            else:
+                jars = _resolve_with_maven(group, coordinate, cache, log, env)
+        except SparkSetupError as exc:
+            failures.append(str(exc))
+            say(f"{method} failed: {exc}")
+            continue
+        missing = [j for j in jars if not Path(j).is_file()]
+        if not jars or missing:
+            failures.append(f"{method} reported jars that are not on disk: {missing[:3]}")
+            continue
+        note = f"{group}: {'; '.join(failures)} — used {method} instead" if failures else None
+        return GroupJars(group, coordinate, method, tuple(jars)), note
+    raise SparkSetupError(f"could not resolve the {group} jars ({coordinate}): {'; '.join(failures)}")
+
+
 def resolve_jars(
     config: Config,
     groups: Sequence[str] = GROUPS,
@@ -303,32 +351,14 @@ def resolve_jars(
     notes: list[str] = []
     if todo:
         cache.mkdir(parents=True, exist_ok=True)
-    for group in todo:
-        coordinate = maven_coordinate(group)
-        failures: list[str] = []
-        for method in methods:
-            say(f"resolving {coordinate} with {_RESOLVERS[method]} into {cache} "
-                f"(needs Maven Central; output in {log.name})")
-            try:
-                if method == "ivy":
-                    jars = _resolve_with_ivy(coordinate, cache, log, env)
-                else:
-                    jars = _resolve_with_maven(group, coordinate, cache, log, env)
-            except SparkSetupError as exc:
-                failures.append(str(exc))
-                say(f"{method} failed: {exc}")
-                continue
-            missing = [j for j in jars if not Path(j).is_file()]
-            if not jars or missing:
-                failures.append(f"{method} reported jars that are not on disk: {missing[:3]}")
-                continue
-            manifest[group] = GroupJars(group, coordinate, method, tuple(jars))
-            write_manifest(path, manifest)
-            if failures:
-                notes.append(f"{group}: {'; '.join(failures)} — used {method} instead")
-            break
-        else:
-            raise SparkSetupError(f"could not resolve the {group} jars ({coordinate}): {'; '.join(failures)}")
+        with _cache_lock(cache, say):
+            # Another process may have filled the cache while this one waited for the lock.
+            manifest = read_manifest(path)
+            todo = [g for g in groups if force or not _usable(manifest.get(g), g)]
+            for group in todo:
+                manifest[group], note = _resolve_group(group, methods, cache, log, env, say)
+                write_manifest(path, manifest)
+                notes += [note] if note else []
     return JarResolution(
         manifest=path,
         groups=tuple(manifest[g] for g in groups),
