@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rotscan.config import Config
 from rotscan.errors import RotscanError
@@ -185,7 +186,8 @@ def _smoke_test(config: Config, env: Mapping[str, str]) -> list[Check]:
             spark.range(10).selectExpr("id", "id * 2 AS twice").write.format("delta").save(table)
             rows = spark.read.format("delta").load(table).count()
             history = spark.sql(f"DESCRIBE HISTORY delta.`{table}`").count()
-            runtime_hadoop = str(spark.sparkContext._jvm.org.apache.hadoop.util.VersionInfo.getVersion())  # type: ignore[attr-defined]
+            jvm: Any = spark.sparkContext._jvm
+            runtime_hadoop = str(jvm.org.apache.hadoop.util.VersionInfo.getVersion())
             io_s = time.monotonic() - t0
     except RotscanError as exc:
         return [Check("delta smoke test", False, str(exc))]

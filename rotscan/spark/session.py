@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rotscan.config import Config
 from rotscan.errors import SparkSetupError
@@ -89,10 +89,8 @@ def get_spark(config: Config, *, need_s3a: bool = False, env: Mapping[str, str] 
     env = {} if env is None else env
     with _lock:
         if _session is not None and _alive(_session):
-            if need_s3a and not _info_has_s3a():
-                raise SparkSetupError(
-                    "the Spark session of this process was started without the s3a jars; "
-                    "run `rotscan setup` (it caches them) and start again")
+            if need_s3a and _info is not None and not _info.s3a:
+                raise SparkSetupError(f"the Spark session of this process has no s3a support: {_s3a_hint(_info.mode)}")
             return _session
         started = time.monotonic()
         with java_errors("starting Spark", error=SparkSetupError):
@@ -105,16 +103,10 @@ def get_spark(config: Config, *, need_s3a: bool = False, env: Mapping[str, str] 
             _require_class(spark, DELTA_EXTENSION, _delta_hint(mode))
             s3a = _loadable(spark, S3A_FILESYSTEM)
         if need_s3a and not s3a:
-            raise SparkSetupError(
-                f"s3a:// needs hadoop-aws, which this Spark session lacks: pass --packages "
-                f"{maven_coordinate('s3a')} to spark-submit (or run `rotscan setup` for a local session)")
+            raise SparkSetupError(f"s3a:// needs hadoop-aws, which this Spark session lacks: {_s3a_hint(mode)}")
         _session = spark
         _info = SessionInfo(mode=mode, jars=jars, s3a=s3a, seconds=time.monotonic() - started)
         return spark
-
-
-def _info_has_s3a() -> bool:
-    return _info is not None and _info.s3a
 
 
 def _alive(spark: SparkSession) -> bool:
@@ -270,7 +262,7 @@ def _forward_stderr(fd: int) -> threading.Thread:
 def _loadable(spark: SparkSession, class_name: str) -> bool:
     """Whether the driver can load ``class_name`` — through the context class loader, which also
     sees ``spark.jars``/``--packages`` jars (``Class.forName`` from Py4J would not)."""
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    jvm: Any = spark.sparkContext._jvm
     try:
         loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
         jvm.java.lang.Class.forName(class_name, False, loader)
@@ -282,6 +274,12 @@ def _loadable(spark: SparkSession, class_name: str) -> bool:
 def _require_class(spark: SparkSession, class_name: str, hint: str) -> None:
     if not _loadable(spark, class_name):
         raise SparkSetupError(f"Delta Lake is not on the Spark class path ({class_name} not found): {hint}")
+
+
+def _s3a_hint(mode: str) -> str:
+    if mode == "provided":
+        return f"pass --packages {maven_coordinate('s3a')} to spark-submit"
+    return "run `rotscan setup` (it caches the s3a jars), then start again"
 
 
 def _delta_hint(mode: str) -> str:
