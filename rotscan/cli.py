@@ -170,7 +170,7 @@ def setup(config_path: Path | None, no_s3a: bool) -> None:
 
     config = _load(config_path)
     groups = ("delta",) if no_s3a else ("delta", "s3a")
-    manifest = resolve_jars(config, groups=groups, env=os.environ)
+    manifest = resolve_jars(config, groups=groups, env=os.environ, progress=_progress_printer(False))
     click.echo(str(manifest))
 
 

@@ -220,12 +220,13 @@ class Crawler:
                 else:
                     subdirs.append(e)
             else:
-                if _match(name, self.rules.junk_file_globs):
-                    self._item("junk_file", e, root, "OS/editor junk file")
-                elif formats.is_crc(name):
+                # checksums first: Hadoop's checksum of "_SUCCESS" is "._SUCCESS.crc", not AppleDouble junk
+                if formats.is_crc(name):
                     if formats.crc_data_name(name) not in names:
                         self._item("orphan_crc", e, root,
                                    f"Hadoop checksum of {formats.crc_data_name(name)!r}, which does not exist")
+                elif _match(name, self.rules.junk_file_globs):
+                    self._item("junk_file", e, root, "OS/editor junk file")
                 elif formats.is_marker(name):
                     success = success or name == "_SUCCESS"
                 elif name.startswith((".", "_")):
