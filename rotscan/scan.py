@@ -109,6 +109,15 @@ def _rows_estimate(e: InventoryEntry) -> int | None:
     return ds.bytes // 16 if ds.bytes else None
 
 
+def _batch_key(e: InventoryEntry) -> tuple[object, ...] | None:
+    """Datasets with equal keys can be read by one Spark reader (see ``profile_many``)."""
+    if e.read_format == "csv" and e.csv_header:
+        return tuple(e.csv_header)
+    if e.read_format in ("parquet", "orc") and e.dataset.schema and e.base_path is None:
+        return tuple((c.name, c.type) for c in e.dataset.schema)
+    return None
+
+
 def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list[ScanWarning]) -> None:
     cfg = ctx.config
     max_bytes = int(cfg.get("scan", "profile_max_bytes"))
@@ -130,21 +139,27 @@ def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list
         return
     ctx.progress(f"profiling {len(todo)} dataset(s) with Spark (row counts, constant columns, content signatures)")
     spark = ctx.spark(need_s3a=any(e.dataset.uri.startswith("s3a:") for e in todo))
-    from rotscan.spark.profile import profile
+    from rotscan.spark.profile import ProfileJob, profile_many
 
     started = time.monotonic()
+    done = 0
     last_note = started
-    for i, e in enumerate(todo, 1):
-        ds = e.dataset
+
+    def on_done(i: int) -> None:
+        nonlocal done, last_note
+        done += 1
         now = time.monotonic()
-        if now - last_note > 5 or i == len(todo):
-            ctx.progress(f"  profiled {i}/{len(todo)} ({now - started:.0f}s): {ds.uri}")
+        if now - last_note > 5 or done == len(todo):
+            ctx.progress(f"  profiled {done}/{len(todo)} ({now - started:.0f}s): {todo[i].dataset.uri}")
             last_note = now
-        try:
-            p = profile(spark, e.read_format or ds.format, e.read_paths, e.base_path, k=k, sample_target=target,
-                        rows_estimate=_rows_estimate(e))
-        except ReadError as exc:
-            warnings.append(ScanWarning(ds.uri, f"Spark could not read it: {exc}", "unreadable"))
+
+    jobs = [ProfileJob(e.read_format or e.dataset.format, e.read_paths, e.base_path, _rows_estimate(e), e.csv_header,
+                       _batch_key(e)) for e in todo]
+    results = profile_many(spark, jobs, k=k, sample_target=target, on_done=on_done)
+    for e, p in zip(todo, results, strict=True):
+        ds = e.dataset
+        if isinstance(p, ReadError):
+            warnings.append(ScanWarning(ds.uri, f"Spark could not read it: {p}", "unreadable"))
             continue
         rows = p.rows - p.corrupt_records
         if p.corrupt_records:

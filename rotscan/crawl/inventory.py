@@ -43,6 +43,25 @@ class InventoryEntry:
     issues: list[FileIssue] = field(default_factory=list)
     warnings: list[ScanWarning] = field(default_factory=list)
     signature: Signature | None = None
+    # CSV: the column names of the header line (so Spark needs no job to read it again)
+    csv_header: list[str] | None = None
+
+
+def csv_header(head: bytes, name: str) -> list[str] | None:
+    """Column names from the first line of a CSV file, named as Spark would name them (empty names
+    become ``_c<i>``, case-insensitive duplicates get their index appended)."""
+    import csv
+    import io
+
+    text = head.decode("utf-8", errors="replace")
+    line = text.splitlines()[0] if text else ""
+    if not line.strip():
+        return None
+    delimiter = "\t" if name.lower().endswith((".tsv", ".tsv.gz")) else ","
+    names = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    names = [n if n else f"_c{i}" for i, n in enumerate(names)]
+    lower = [n.lower() for n in names]
+    return [f"{n}{i}" if lower.count(n.lower()) > 1 else n for i, n in enumerate(names)]
 
 
 def _merge_schema(a: tuple[Column, ...] | None, b: tuple[Column, ...]) -> tuple[Column, ...]:
@@ -100,6 +119,8 @@ class Inventory:
                         out.issues.append(FileIssue("corrupt_file", str(e.uri), str(cand.root), e.size, e.mtime,
                                                     f"named like {fmt} but holds {what}", uri))
                         continue
+                    if fmt == "csv" and out.csv_header is None:
+                        out.csv_header = csv_header(head, e.name)
                 rows = None
             elif fmt in READERS:
                 try:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rotscan.redundancy.signature import Signature
 
 CORRUPT_COLUMN = "_corrupt_record"
+TEXT_SOURCES = frozenset({"csv", "json", "text"})
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,18 @@ def _reader(spark: SparkSession, fmt: str, base_path: str | None) -> Any:
     return reader
 
 
-def load(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None = None) -> DataFrame:
+def load(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None = None,
+         columns: list[str] | None = None) -> DataFrame:
+    """A DataFrame over the dataset. For CSV, ``columns`` (the header's names, read by the crawler)
+    spares Spark a job just to read the header line again."""
     if fmt == "delta":
         return spark.read.format("delta").load(paths[0])
-    return _reader(spark, fmt, base_path).load(paths)
+    reader = _reader(spark, fmt, base_path)
+    if fmt == "csv" and columns:
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        reader = reader.schema(StructType([StructField(c, StringType()) for c in columns]))
+    return reader.load(paths)
 
 
 def _row_hash(df: DataFrame, names: list[str], text_source: bool) -> tuple[Any, list[Any]]:
@@ -66,21 +75,34 @@ def _row_hash(df: DataFrame, names: list[str], text_source: bool) -> tuple[Any, 
     return reduce(lambda a, b: a.bitwiseXOR(b), values), values
 
 
-def signature_frame(df: DataFrame, names: list[str], *, text_source: bool, k: int, sample_bits: int) -> DataFrame:
-    """One aggregation pass grouped by (OPH bin ``pmod(h, k)``, sampled hash or null): min hash, count
-    and the checksum parts. The coordinated sample is a grouping key rather than a collect_set:
-    every sampled row hash is a group of its own, so the pass stays a plain (Tungsten) hash
-    aggregation — measured at the cost of a plain read that hashes every row once."""
+def _hashed(df: DataFrame, names: list[str], *, text_source: bool, sample_bits: int) -> DataFrame:
+    """``__h`` (the row hash) and ``__smp`` (the hash when it is in the coordinated sample, else null)."""
     from pyspark.sql import functions as F
 
     h, _ = _row_hash(df, names, text_source)
+    hashed = df.select(h.alias("__h"))
     hh = F.col("__h")
     sampled = hh if sample_bits == 0 else F.when(F.shiftrightunsigned(hh, 64 - sample_bits) == 0, hh)
-    return (df.select(h.alias("__h"))
-            .groupBy(F.pmod(hh, F.lit(k)).alias("bin"), sampled.alias("smp"))
+    return hashed.select(hh, sampled.alias("__smp"))
+
+
+def _aggregate(hashed: DataFrame, k: int, *keys: str) -> DataFrame:
+    """Grouped by (keys…, OPH bin ``pmod(h, k)``, sample key): min hash, count and checksum parts.
+    The coordinated sample is a grouping key rather than a collect_set — every sampled row hash is
+    a group of its own — so the pass stays a plain (Tungsten) hash aggregation, measured at about
+    the cost of a plain read that hashes every row once."""
+    from pyspark.sql import functions as F
+
+    hh = F.col("__h")
+    return (hashed.groupBy(*keys, F.pmod(hh, F.lit(k)).alias("bin"), F.col("__smp").alias("smp"))
             .agg(F.min(hh).alias("mn"), F.count(F.lit(1)).alias("n"),
                  F.sum(hh.bitwiseAND(F.lit(0xFFFFFFFF))).alias("lo"), F.sum(F.shiftright(hh, 32)).alias("hi"),
                  F.bit_xor(hh).alias("x")))
+
+
+def signature_frame(df: DataFrame, names: list[str], *, text_source: bool, k: int, sample_bits: int) -> DataFrame:
+    """The one aggregation pass of a dataset's signature (see :func:`_aggregate`)."""
+    return _aggregate(_hashed(df, names, text_source=text_source, sample_bits=sample_bits), k)
 
 
 def _signature(rows_out: list[Any], columns: tuple[str, ...], k: int, bits: int) -> Signature:
@@ -106,52 +128,188 @@ def _signature(rows_out: list[Any], columns: tuple[str, ...], k: int, bits: int)
                      mins=tuple(mins), sample_bits=bits, sample=tuple(sorted(sample)))
 
 
-def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None = None, *,
-            k: int = 256, sample_target: int = 4096, rows_estimate: int | None = None) -> Profile:
-    """Read a dataset once: exact row count, constant/null columns and its content signature.
-    Raises :class:`ReadError` when Spark cannot read it."""
-    from rotscan.redundancy.signature import sample_bits_for
-    from rotscan.spark.canonical import canonical_name
-    from rotscan.spark.errors import java_errors
+@dataclass(frozen=True)
+class ProfileJob:
+    """One dataset to profile: how to read it and how many rows to expect (for the sample scale)."""
 
-    with java_errors(f"reading {paths[0] if len(paths) == 1 else f'{len(paths)} files'}"):
-        df = load(spark, fmt, paths, base_path)
-        names = [f.name for f in df.schema.fields]
-        data_cols = [n for n in names if n != CORRUPT_COLUMN]
-        if fmt == "json" and not data_cols:
-            raise ReadError("no valid JSON records (every line is malformed)")
-        if CORRUPT_COLUMN in names:
-            # Spark refuses queries on raw JSON that touch only the corrupt-record column; cache first.
-            df = df.cache()
-            corrupt = df.filter(df[CORRUPT_COLUMN].isNotNull()).count()
-            df = df.filter(df[CORRUPT_COLUMN].isNull()).drop(CORRUPT_COLUMN)
-        else:
-            corrupt = 0
-        bits = sample_bits_for(rows_estimate, sample_target) if rows_estimate is not None else 10
-        rows_out = signature_frame(df, data_cols, text_source=fmt in ("csv", "json", "text"), k=k,
-                                   sample_bits=bits).collect()
-        signature = _signature(rows_out, tuple(canonical_name(c) for c in data_cols), k, bits)
-        constant: tuple[str, ...] | None = None
-        null: tuple[str, ...] | None = None
-        values: dict[str, str] = {}
-        if signature.rows > 0 and sum(1 for m in signature.mins if m is not None) == 1:
-            # one distinct row hash: every row is the same, so every column is constant or null
-            first = df.select(*data_cols).limit(1).collect()[0]
-            null = tuple(c for c in data_cols if first[c] is None)
-            constant = tuple(c for c in data_cols if first[c] is not None)
-            values = {c: str(first[c])[:80] for c in constant}
-        if CORRUPT_COLUMN in names:
-            df.unpersist()
+    fmt: str
+    paths: list[str]
+    base_path: str | None = None
+    rows_estimate: int | None = None
+    columns: list[str] | None = None  # CSV header names
+    # datasets with equal (format, batch_key) can be read by one reader: the CSV header, or the
+    # Parquet/ORC schema; None: never batched
+    batch_key: tuple[Any, ...] | None = None
+
+
+@dataclass
+class _Prepared:
+    job: ProfileJob
+    df: DataFrame | None  # None: not loaded (batched); loaded on demand for the constant check
+    data_cols: list[str]
+    corrupt: int
+    cached: bool
+    bits: int
+    spark: SparkSession | None = None
+    schema: list[tuple[str, str]] | None = None  # batched: the batch's schema
+
+    def frame(self) -> DataFrame:
+        if self.df is None:
+            assert self.spark is not None
+            self.df = load(self.spark, self.job.fmt, self.job.paths, self.job.base_path, self.job.columns)
+        return self.df
+
+
+def _prepare(spark: SparkSession, job: ProfileJob, sample_target: int) -> _Prepared:
+    from rotscan.redundancy.signature import sample_bits_for
+
+    df = load(spark, job.fmt, job.paths, job.base_path, job.columns)
+    names = [f.name for f in df.schema.fields]
+    data_cols = [n for n in names if n != CORRUPT_COLUMN]
+    if job.fmt == "json" and not data_cols:
+        raise ReadError("no valid JSON records (every line is malformed)")
+    corrupt = 0
+    cached = CORRUPT_COLUMN in names
+    if cached:
+        # Spark refuses queries on raw JSON that touch only the corrupt-record column; cache first.
+        df = df.cache()
+        corrupt = df.filter(df[CORRUPT_COLUMN].isNotNull()).count()
+        df = df.filter(df[CORRUPT_COLUMN].isNull()).drop(CORRUPT_COLUMN)
+    bits = sample_bits_for(job.rows_estimate, sample_target) if job.rows_estimate is not None else 10
+    return _Prepared(job, df, data_cols, corrupt, cached, bits)
+
+
+def _finish(p: _Prepared, rows_out: list[Any], k: int) -> Profile:
+    from rotscan.spark.canonical import canonical_name
+
+    signature = _signature(rows_out, tuple(canonical_name(c) for c in p.data_cols), k, p.bits)
+    constant: tuple[str, ...] | None = None
+    null: tuple[str, ...] | None = None
+    values: dict[str, str] = {}
+    if signature.rows > 0 and sum(1 for m in signature.mins if m is not None) == 1:
+        # one distinct row hash: every row is the same, so every column is constant or null
+        first = p.frame().select(*p.data_cols).limit(1).collect()[0]
+        null = tuple(c for c in p.data_cols if first[c] is None)
+        constant = tuple(c for c in p.data_cols if first[c] is not None)
+        values = {c: str(first[c])[:80] for c in constant}
+    if p.cached and p.df is not None:
+        p.df.unpersist()
+    schema = p.schema if p.schema is not None else [(f.name, f.dataType.simpleString()) for f in p.frame().schema.fields]
     return Profile(
-        rows=signature.rows + corrupt,
-        columns=tuple(data_cols),
+        rows=signature.rows + p.corrupt,
+        columns=tuple(p.data_cols),
         constant_columns=constant,
         null_columns=null,
         constant_values=values,
-        corrupt_records=corrupt,
-        schema=tuple((f.name, f.dataType.simpleString()) for f in df.schema.fields if f.name != CORRUPT_COLUMN),
+        corrupt_records=p.corrupt,
+        schema=tuple((n, t) for n, t in schema if n != CORRUPT_COLUMN),
         signature=signature,
     )
+
+
+def _what(job: ProfileJob) -> str:
+    return f"reading {job.paths[0] if len(job.paths) == 1 else f'{len(job.paths)} files'}"
+
+
+def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None = None, *,
+            k: int = 256, sample_target: int = 4096, rows_estimate: int | None = None,
+            columns: list[str] | None = None) -> Profile:
+    """Read a dataset once: exact row count, constant/null columns and its content signature.
+    Raises :class:`ReadError` when Spark cannot read it."""
+    from rotscan.spark.errors import java_errors
+
+    job = ProfileJob(fmt, paths, base_path, rows_estimate, columns)
+    with java_errors(_what(job)):
+        p = _prepare(spark, job, sample_target)
+        rows_out = _aggregate(_hashed(p.df, p.data_cols, text_source=fmt in TEXT_SOURCES, sample_bits=p.bits),
+                              k).collect()
+        return _finish(p, rows_out, k)
+
+
+BATCHABLE = frozenset({"csv", "parquet", "orc"})
+
+
+def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, sample_target: int = 4096,
+                 batch_max_rows: int = 500_000, batch_max_files: int = 512,
+                 on_done: Any = None) -> list[Profile | ReadError]:
+    """Profile many datasets; small ones of one format and schema are read together.
+
+    Small datasets (at most ``sample_target`` rows, so kept whole in their sample) whose files can be
+    read by one reader — CSV with the same header, Parquet/ORC with the same schema (``batch_key``) —
+    are loaded as one DataFrame and aggregated by ``input_file_name()``; the driver merges each
+    dataset's files. A folder of hundreds of small exports then costs a few Spark jobs instead of
+    hundreds. A batch that fails is retried dataset by dataset, so one bad file never hides the
+    others. Results are in the order of ``jobs``."""
+    from pyspark.sql import functions as F
+
+    from rotscan.spark.errors import java_errors
+    from rotscan.uri import canonical
+
+    results: list[Profile | ReadError | None] = [None] * len(jobs)
+
+    def done(i: int) -> None:
+        if on_done is not None:
+            on_done(i)
+
+    def single(i: int) -> None:
+        job = jobs[i]
+        try:
+            results[i] = profile(spark, job.fmt, job.paths, job.base_path, k=k, sample_target=sample_target,
+                                 rows_estimate=job.rows_estimate, columns=job.columns)
+        except ReadError as exc:
+            results[i] = exc
+        done(i)
+
+    def run_batch(members: list[int]) -> None:
+        if len(members) == 1:
+            single(members[0])
+            return
+        first = jobs[members[0]]
+        owner = {canonical(path): i for i in members for path in jobs[i].paths}
+        try:
+            with java_errors(f"reading {len(members)} small datasets"):
+                df = load(spark, first.fmt, [p for i in members for p in jobs[i].paths], None, first.columns)
+                names = [f.name for f in df.schema.fields]
+                pairs = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+                hashed = _hashed(df, names, text_source=first.fmt in TEXT_SOURCES, sample_bits=0)
+                hashed = hashed.select(F.input_file_name().alias("__f"), "__h", "__smp")
+                rows_out = _aggregate(hashed, k, "__f").collect()
+        except ReadError:
+            for i in members:  # isolate the dataset that failed
+                single(i)
+            return
+        by_ds: dict[int, list[Any]] = {i: [] for i in members}
+        for r in rows_out:
+            by_ds[owner[canonical(r["__f"])]].append(r)
+        for i in members:
+            job = jobs[i]
+            try:
+                with java_errors(_what(job)):
+                    prepared = _Prepared(job, None, names, 0, False, 0, spark, pairs)
+                    results[i] = _finish(prepared, by_ds[i], k)
+            except ReadError as exc:
+                results[i] = exc
+            done(i)
+
+    batches: dict[tuple[Any, ...], list[list[int]]] = {}
+    sizes: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for i, job in enumerate(jobs):
+        est = job.rows_estimate
+        if (job.fmt not in BATCHABLE or job.base_path is not None or job.batch_key is None or est is None
+                or est > sample_target):
+            single(i)
+            continue
+        key = (job.fmt, job.batch_key)
+        rows, files = sizes.get(key, (0, 0))
+        if key not in batches or rows + est > batch_max_rows or files + len(job.paths) > batch_max_files:
+            batches.setdefault(key, []).append([])
+            rows, files = 0, 0
+        batches[key][-1].append(i)
+        sizes[key] = (rows + est, files + len(job.paths))
+    for groups in batches.values():
+        for members in groups:
+            run_batch(members)
+    return [r if r is not None else ReadError("not profiled") for r in results]
 
 
 def projected_signature(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None,
@@ -171,7 +329,7 @@ def projected_signature(spark: SparkSession, fmt: str, paths: list[str], base_pa
             df = df.cache()
             df = df.filter(df[CORRUPT_COLUMN].isNull())
         bits = sample_bits_for(rows_estimate, sample_target)
-        rows_out = signature_frame(df, names, text_source=fmt in ("csv", "json", "text"), k=k,
+        rows_out = signature_frame(df, names, text_source=fmt in TEXT_SOURCES, k=k,
                                    sample_bits=bits).collect()
     return _signature(rows_out, tuple(columns), k, bits)
 
@@ -186,7 +344,7 @@ def row_hashes(spark: SparkSession, fmt: str, paths: list[str], base_path: str |
         df = df.cache()
         df = df.filter(df[CORRUPT_COLUMN].isNull())
     by_canonical = {canonical_name(f.name): f.name for f in df.schema.fields if f.name != CORRUPT_COLUMN}
-    h, _ = _row_hash(df, [by_canonical[c] for c in columns], fmt in ("csv", "json", "text"))
+    h, _ = _row_hash(df, [by_canonical[c] for c in columns], fmt in TEXT_SOURCES)
     return df.select(h.alias("h"))
 
 
