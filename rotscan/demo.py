@@ -123,8 +123,10 @@ def build_demo_lake(directory: Path, config: Config, *, env: Mapping[str, str] |
                                 F.lit(None).cast("string").alias("comment")) \
         .coalesce(1).write.parquet(p("warehouse/fx_flags"))
     m.planted["warehouse/fx_flags"] = "constant"
-    # debris of a failed write beside a legit table, and a table dir holding only debris
-    orders.limit(500).coalesce(1).write.parquet(p("warehouse/orders_daily"))
+    # debris of a failed write beside a legit table (a daily aggregate: its own data, not a copy),
+    # and a table dir holding only debris
+    orders.groupBy("order_date").agg(F.count(F.lit(1)).alias("orders"), F.sum("amount").alias("revenue")) \
+        .coalesce(1).write.parquet(p("warehouse/orders_daily"))
     m.datasets.append("warehouse/orders_daily")
     m.clean.append("warehouse/orders_daily")
     attempt = root / "warehouse/orders_daily/_temporary/0/_temporary/attempt_202501010000_0001_m_000000_0"
@@ -156,6 +158,32 @@ def build_demo_lake(directory: Path, config: Config, *, env: Mapping[str, str] |
     (root / "sandbox").mkdir()
     (root / "sandbox/test_customers.csv").write_text("customer_id,name\n1,a\n2,b\n", encoding="utf-8")
     m.planted["sandbox/test_customers.csv"] = "tiny"
+
+    progress("planting redundant copies")
+    # a Parquet backup of the Delta table, re-partitioned and in another row order
+    orders.orderBy(F.rand(3)).repartition(3).write.parquet(p("backup/orders_2025_bak"))
+    m.planted["backup/orders_2025_bak"] = "exact_duplicate"
+    # a CSV export of the same table
+    orders.coalesce(1).write.option("header", True).csv(p("exports/orders_full_csv"))
+    m.planted["exports/orders_full_csv"] = "exact_duplicate"
+    # a snapshot that drifted a little (2% of the rows changed since)
+    orders.withColumn("status", F.when(F.col("order_id") % 50 == 0, F.lit("cancelled")).otherwise(F.col("status"))) \
+        .write.parquet(p("snapshots/orders_2025_06_30"))
+    m.planted["snapshots/orders_2025_06_30"] = "near_duplicate"
+    # a one-month extract
+    orders.filter("order_date < date'2025-02-01'").write.parquet(p("extracts/orders_january"))
+    m.planted["extracts/orders_january"] = "subset"
+    # a mart that copies two columns of the customer dimension
+    customers.select("customer_id", "name").write.parquet(p("marts/customer_names"))
+    m.planted["marts/customer_names"] = "projection"
+    # trap: same schema as orders, different rows (another year)
+    orders.withColumn("order_date", F.add_months("order_date", 12)).withColumn("order_id", F.col("order_id") + 100000) \
+        .write.format("delta").save(p("warehouse/orders_2026"))
+    m.clean.append("warehouse/orders_2026")
+    # trap: shares a key column with orders but is not a copy
+    spark.range(0, 60000).select(F.col("id").alias("line_id"), (F.col("id") % 20000).alias("order_id"),
+                                 (F.col("id") % 7 + 1).alias("quantity")).write.parquet(p("warehouse/order_lines"))
+    m.clean.append("warehouse/order_lines")
 
     lines = ["# rotscan demo lake", "", "Written by `rotscan demo-lake`. Planted ROT (path: kind):", ""]
     lines += [f"- `{rel}`: {kind}" for rel, kind in sorted(m.planted.items())]

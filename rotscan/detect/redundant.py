@@ -88,7 +88,9 @@ def keeper_reason(keeper: Dataset, other: Dataset, readers: Mapping[str, int] | 
     if k[0] != o[0]:
         return f"it is read more ({k[0]} vs {o[0]} reads)"
     if k[1] != o[1]:
-        return f"{keeper.format} is the managed/columnar format, {other.format} a loose export"
+        kind = {"delta": "a managed Delta table", "iceberg": "a managed Iceberg table"}.get(
+            keeper.format, f"{keeper.format} (typed, columnar)")
+        return f"it is {kind}, the copy is {other.format} files"
     if k[2] != o[2]:
         return f"its path looks canonical, {_rel(other)!r} looks like a copy"
     if k[3] != o[3]:
