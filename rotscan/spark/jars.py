@@ -28,6 +28,11 @@ from rotscan.errors import SparkSetupError
 from rotscan.models import iso, now_utc
 
 GROUPS = ("delta", "s3a")
+# Groups resolved only on request (never by default, never loaded by the session builder): the
+# OpenLineage Spark listener, which the usage tests attach to a Spark run of their own.
+OPTIONAL_GROUPS = ("openlineage",)
+# 1.52.0 is not on Maven Central (its maven-metadata.xml lists 1.37.0, then 1.53.0).
+OPENLINEAGE_VERSION = "1.53.0"
 SCALA_VERSION = "2.13"
 RESOLVE_TIMEOUT_S = 1800  # the s3a group pulls the ~650 MB AWS SDK bundle
 
@@ -101,7 +106,9 @@ def maven_coordinate(group: str) -> str:
         return f"io.delta:delta-spark_{spark_major_minor}_{SCALA_VERSION}:{delta_version()}"
     if group == "s3a":
         return f"org.apache.hadoop:hadoop-aws:{bundled_hadoop_version()}"
-    raise SparkSetupError(f"unknown jar group {group!r} (known: {', '.join(GROUPS)})")
+    if group == "openlineage":
+        return f"io.openlineage:openlineage-spark_{SCALA_VERSION}:{OPENLINEAGE_VERSION}"
+    raise SparkSetupError(f"unknown jar group {group!r} (known: {', '.join(GROUPS + OPTIONAL_GROUPS)})")
 
 
 # --- the cache and its manifest --------------------------------------------------------------------
