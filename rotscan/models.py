@@ -74,6 +74,9 @@ class DeltaInfo:
     time_travel_bytes: int
     retention_hours: float
     num_records: int | None
+    # The part of the time-travel files older than the retention period: what VACUUM would remove.
+    vacuumable_files: int = 0
+    vacuumable_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +89,8 @@ class DeltaInfo:
             "time_travel_bytes": self.time_travel_bytes,
             "retention_hours": self.retention_hours,
             "num_records": self.num_records,
+            "vacuumable_files": self.vacuumable_files,
+            "vacuumable_bytes": self.vacuumable_bytes,
         }
 
     @classmethod
@@ -100,6 +105,8 @@ class DeltaInfo:
             time_travel_bytes=int(d.get("time_travel_bytes", 0)),
             retention_hours=float(d.get("retention_hours", 168.0)),
             num_records=d.get("num_records"),
+            vacuumable_files=int(d.get("vacuumable_files", 0)),
+            vacuumable_bytes=int(d.get("vacuumable_bytes", 0)),
         )
 
 

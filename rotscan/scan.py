@@ -279,7 +279,7 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
         except StorageError as exc:
             raise RootNotFoundError(f"cannot access root {root}: {exc}") from exc
         inventory = Inventory(storage, small_file_bytes=int(cfg.get("scan", "small_file_bytes")),
-                              sniff_bytes=int(cfg.get("scan", "sniff_bytes")))
+                              sniff_bytes=int(cfg.get("scan", "sniff_bytes")), as_of=as_of.timestamp())
 
         def on_dataset(cand: DatasetCandidate, inventory: Inventory = inventory) -> None:
             entries.append(inventory.build(cand))

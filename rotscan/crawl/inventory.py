@@ -72,7 +72,11 @@ def _merge_schema(a: tuple[Column, ...] | None, b: tuple[Column, ...]) -> tuple[
 
 
 class Inventory:
-    def __init__(self, storage: Storage, *, small_file_bytes: int, sniff_bytes: int) -> None:
+    def __init__(self, storage: Storage, *, small_file_bytes: int, sniff_bytes: int,
+                 as_of: float | None = None) -> None:
+        import time
+
+        self.as_of = as_of if as_of is not None else time.time()
         self.storage = storage
         self.small_file_bytes = small_file_bytes
         self.sniff_bytes = sniff_bytes
@@ -195,6 +199,8 @@ class Inventory:
         if missing:
             warnings.append(ScanWarning(uri, f"{len(missing)} file(s) referenced by the Delta log are missing "
                                              f"from storage (e.g. {missing[0]}); the table is damaged", "corrupt"))
+        horizon = self.as_of - snap.retention_hours * 3600
+        vacuumable = [e for e in stale if e.mtime < horizon]
         add_mtimes = [a.modification_time for a in snap.adds.values() if a.modification_time is not None]
         live_sizes = [a.size for a in snap.adds.values()]
         info = DeltaInfo(
@@ -207,6 +213,8 @@ class Inventory:
             time_travel_bytes=sum(e.size for e in stale),
             retention_hours=snap.retention_hours,
             num_records=snap.num_records,
+            vacuumable_files=len(vacuumable),
+            vacuumable_bytes=sum(e.size for e in vacuumable),
         )
         rows = snap.num_records
         dataset = replace(
