@@ -75,26 +75,30 @@ def _row_hash(df: DataFrame, names: list[str], text_source: bool) -> tuple[Any, 
     return reduce(lambda a, b: a.bitwiseXOR(b), values), values
 
 
-def _hashed(df: DataFrame, names: list[str], *, text_source: bool, sample_bits: int) -> DataFrame:
-    """``__h`` (the row hash) and ``__smp`` (the hash when it is in the coordinated sample, else null)."""
+def _hashed(df: DataFrame, names: list[str], *, text_source: bool, sample_bits: int, k: int) -> DataFrame:
+    """``__h`` (the row hash) and ``__key``, the one grouping key of the signature aggregation: the
+    hash itself when it is in the coordinated sample (then ``>= 0``: its top bits are zero), else its
+    one-permutation bin as ``pmod(h, k) - k`` (in ``[-k, -1]``). With ``sample_bits == 0`` every
+    row is sampled and the key is the hash; the driver derives the bin from it."""
     from pyspark.sql import functions as F
 
     h, _ = _row_hash(df, names, text_source)
-    hashed = df.select(h.alias("__h"))
     hh = F.col("__h")
-    sampled = hh if sample_bits == 0 else F.when(F.shiftrightunsigned(hh, 64 - sample_bits) == 0, hh)
-    return hashed.select(hh, sampled.alias("__smp"))
+    if sample_bits == 0:
+        key = hh
+    else:
+        key = F.when(F.shiftrightunsigned(hh, 64 - sample_bits) == 0, hh).otherwise(F.pmod(hh, F.lit(k)) - F.lit(k))
+    return df.select(h.alias("__h")).select(hh, key.alias("__key"))
 
 
-def _aggregate(hashed: DataFrame, k: int, *keys: str) -> DataFrame:
-    """Grouped by (keys…, OPH bin ``pmod(h, k)``, sample key): min hash, count and checksum parts.
-    The coordinated sample is a grouping key rather than a collect_set — every sampled row hash is
-    a group of its own — so the pass stays a plain (Tungsten) hash aggregation, measured at about
-    the cost of a plain read that hashes every row once."""
+def _aggregate(hashed: DataFrame, *keys: str) -> DataFrame:
+    """Grouped by (keys…, ``__key``): min hash, count and checksum parts. The coordinated sample is
+    part of the grouping key rather than a collect_set — every sampled row hash is a group of its
+    own — so the pass stays a plain (Tungsten) hash aggregation over one bigint key."""
     from pyspark.sql import functions as F
 
     hh = F.col("__h")
-    return (hashed.groupBy(*keys, F.pmod(hh, F.lit(k)).alias("bin"), F.col("__smp").alias("smp"))
+    return (hashed.groupBy(*keys, F.col("__key").alias("key"))
             .agg(F.min(hh).alias("mn"), F.count(F.lit(1)).alias("n"),
                  F.sum(hh.bitwiseAND(F.lit(0xFFFFFFFF))).alias("lo"), F.sum(F.shiftright(hh, 32)).alias("hi"),
                  F.bit_xor(hh).alias("x")))
@@ -102,7 +106,7 @@ def _aggregate(hashed: DataFrame, k: int, *keys: str) -> DataFrame:
 
 def signature_frame(df: DataFrame, names: list[str], *, text_source: bool, k: int, sample_bits: int) -> DataFrame:
     """The one aggregation pass of a dataset's signature (see :func:`_aggregate`)."""
-    return _aggregate(_hashed(df, names, text_source=text_source, sample_bits=sample_bits), k)
+    return _aggregate(_hashed(df, names, text_source=text_source, sample_bits=sample_bits, k=k))
 
 
 def _signature(rows_out: list[Any], columns: tuple[str, ...], k: int, bits: int) -> Signature:
@@ -113,7 +117,9 @@ def _signature(rows_out: list[Any], columns: tuple[str, ...], k: int, bits: int)
     n = lo = hi = x = 0
     sample: set[int] = set()
     for r in rows_out:
-        b, mn = r["bin"], r["mn"]
+        key, mn = r["key"], r["mn"]
+        sampled = bits == 0 or key >= 0
+        b = key % k if sampled else key + k  # Python's % is Spark's pmod for k > 0
         cur = signed_mins[b]
         if cur is None or mn < cur:
             signed_mins[b] = mn
@@ -121,8 +127,8 @@ def _signature(rows_out: list[Any], columns: tuple[str, ...], k: int, bits: int)
         lo += r["lo"]
         hi += r["hi"]
         x ^= r["x"]
-        if r["smp"] is not None:
-            sample.add(unsigned(r["smp"]))
+        if sampled:
+            sample.add(unsigned(key))
     mins = [None if m is None else unsigned(m) for m in signed_mins]
     return Signature(columns=tuple(sorted(columns)), rows=n, checksum=merge_checksum(n, lo, hi, x), k=k,
                      mins=tuple(mins), sample_bits=bits, sample=tuple(sorted(sample)))
@@ -221,8 +227,8 @@ def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | No
     job = ProfileJob(fmt, paths, base_path, rows_estimate, columns)
     with java_errors(_what(job)):
         p = _prepare(spark, job, sample_target)
-        rows_out = _aggregate(_hashed(p.df, p.data_cols, text_source=fmt in TEXT_SOURCES, sample_bits=p.bits),
-                              k).collect()
+        rows_out = _aggregate(_hashed(p.df, p.data_cols, text_source=fmt in TEXT_SOURCES, sample_bits=p.bits,
+                                      k=k)).collect()
         return _finish(p, rows_out, k)
 
 
@@ -271,9 +277,9 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
                 df = load(spark, first.fmt, [p for i in members for p in jobs[i].paths], None, first.columns)
                 names = [f.name for f in df.schema.fields]
                 pairs = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
-                hashed = _hashed(df, names, text_source=first.fmt in TEXT_SOURCES, sample_bits=0)
-                hashed = hashed.select(F.input_file_name().alias("__f"), "__h", "__smp")
-                rows_out = _aggregate(hashed, k, "__f").collect()
+                hashed = _hashed(df, names, text_source=first.fmt in TEXT_SOURCES, sample_bits=0, k=k)
+                hashed = hashed.select(F.input_file_name().alias("__f"), "__h", "__key")
+                rows_out = _aggregate(hashed, "__f").collect()
         except ReadError:
             for i in members:  # isolate the dataset that failed
                 single(i)
