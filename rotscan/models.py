@@ -327,6 +327,9 @@ class ScanResult:
     datasets: tuple[Dataset, ...]
     findings: tuple[Finding, ...]
     warnings: tuple[ScanWarning, ...]
+    # The lineage graph (JSON-ready) when usage sources were given; written beside findings.json as
+    # lineage.json, not part of findings.json.
+    lineage: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -334,10 +334,11 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     by_uri: dict[str, Finding] = {}
     for f in findings:
         by_uri.setdefault(f.uri, f)
-    dirs = sorted(u for u, f in by_uri.items() if f.evidence.get("is_dir") or f.kind in ("empty", "write_debris"))
+    prefixes = {u + "/" for u in by_uri}
     out = []
     for uri, f in by_uri.items():
-        if any(uri != d and uri.startswith(d + "/") for d in dirs):
+        parts = uri.split("/")
+        if any("/".join(parts[:i]) + "/" in prefixes for i in range(1, len(parts))):
             continue
         out.append(f)
     return out

@@ -60,3 +60,9 @@ def test_tiny_only_in_scratch() -> None:
     assert in_scratch("team/TMP/x", RULES.scratch_globs) is not None
     assert in_scratch("temperature/readings", RULES.scratch_globs) is None
     assert in_scratch("attempts/x", RULES.scratch_globs) is None
+
+
+def test_a_tiny_table_that_is_read_is_not_trivial() -> None:
+    t = ds("scratch/x", rows=5)
+    assert [f.kind for f in detect_trivial([t], [], [], RULES, NOW)] == ["tiny"]
+    assert detect_trivial([t], [], [], RULES, NOW, recently_read={t.uri}) == []

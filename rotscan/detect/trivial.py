@@ -113,12 +113,18 @@ def detect_trivial(
     issues: Iterable[FileIssue],
     rules: TrivialRules,
     as_of: datetime,
+    *,
+    recently_read: Iterable[str] = (),
 ) -> list[Finding]:
+    """``recently_read``: datasets usage data shows are read — a tiny table that is read is not ROT."""
     findings: list[Finding] = []
     flagged_datasets: set[str] = set()
+    read = set(recently_read)
 
     for ds in datasets:
         f = _dataset_finding(ds, rules, as_of)
+        if f is not None and f.kind == "tiny" and ds.uri in read:
+            continue
         if f is not None:
             findings.append(f)
             flagged_datasets.add(ds.uri)

@@ -43,8 +43,10 @@ def _typed(col: Any, dtype: Any) -> Any:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    if isinstance(dtype, (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.DoubleType, T.DecimalType)):
-        return col.cast("double") + F.lit(0.0)  # + 0.0 folds -0.0 into 0.0
+    if isinstance(dtype, (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.DecimalType)):
+        return col.cast("double")  # integers and decimals have no negative zero
+    if isinstance(dtype, T.DoubleType):
+        return col + F.lit(0.0)  # + 0.0 folds -0.0 into 0.0
     if isinstance(dtype, T.FloatType):
         return col.cast("string").cast("double") + F.lit(0.0)
     if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):

@@ -1,0 +1,209 @@
+"""OpenLineage RunEvents (spec 2-0-x), as the openlineage-spark file transport writes them: one
+JSON event per line; a file holding one JSON event or a JSON array of events is read too.
+
+* ``inputs`` are reads, ``outputs`` writes; a write's ``inputs`` are the event's input datasets.
+* Only ``COMPLETE`` and ``RUNNING`` events count (successful); ``FAIL``/``ABORT`` give events with
+  ``success=False``; ``START`` and ``OTHER`` only widen the covered window (a START is followed by
+  its terminal event, and openlineage-spark emits START-only events for Spark's file-listing jobs).
+  A ``RUNNING`` event of a run that also has a terminal event is not counted twice.
+* ``job`` is ``<job.namespace>.<job.name>``; ``actor`` is the Spark user from the
+  ``spark_applicationDetails`` run facet (carried to the run's other events through the ``parent``
+  facet), else ``None``.
+* Dataset naming (OpenLineage ``naming.md``): namespace ``file`` + ``/p`` → ``file:/p``;
+  ``s3://bucket`` (s3a/s3n) + ``key`` → ``s3a://bucket/key``; ``hdfs://nn:8020`` + ``/p`` →
+  ``hdfs://nn:8020/p``; likewise gs/abfs(s)/wasb(s)/oss/viewfs/dbfs. Other namespaces (databases,
+  Kafka, Hive metastores) name tables, not paths: ``uri`` is then ``<namespace>/<name>`` and
+  ``table`` the name.
+* ``symlinks`` facet identifiers of type TABLE (``db.table``) become aliases table → path URI.
+
+Not handled: DatasetEvent/JobEvent (static lineage, no access), column-level lineage.
+Caveat seen with openlineage-spark 1.53.0 on Spark 4.2: a SQL execution that fails still gets a
+``COMPLETE`` event; the Spark event log's ``SQLExecutionEnd.errorMessage`` is the reliable signal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from rotscan.usage.events import AccessEvent, ParsedSource, first_str, parse_time, to_uri
+
+SOURCE = "openlineage"
+_TERMINAL = {"COMPLETE": True, "FAIL": False, "ABORT": False}
+_STORAGE_SCHEMES = {"file", "s3", "s3a", "s3n", "hdfs", "gs", "abfs", "abfss", "wasb", "wasbs", "oss", "viewfs",
+                    "dbfs", "adl", "gcs", "r2", "cos", "obs", "alluxio", "lakefs"}
+
+
+def dataset_uri(namespace: Any, name: Any) -> tuple[str | None, str | None]:
+    """(canonical URI, table name) of an OpenLineage dataset; URI ``None`` when it is no dataset."""
+    if not isinstance(namespace, str) or not isinstance(name, str) or not namespace.strip() or not name.strip():
+        return None, None
+    namespace, name = namespace.strip(), name.strip()
+    scheme = namespace.split(":", 1)[0].lower()
+    if scheme in _STORAGE_SCHEMES:
+        if scheme == "file":  # "file" (also "file://host"): the name is an absolute path
+            return to_uri("file:/" + name.lstrip("/")), None
+        if "://" not in namespace:
+            return None, None
+        uri = to_uri(namespace.rstrip("/") + "/" + name.lstrip("/"))
+        return uri, None
+    # A database / metastore / stream: the name is a table (or topic), not a path.
+    return f"{namespace}/{name}", name
+
+
+def _events_of(text: str, source: ParsedSource) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a file: one object, an array, or one object per line (bad lines counted)."""
+    stripped = text.strip()
+    if not stripped:
+        return
+    if stripped[0] in "[{":
+        try:
+            whole = json.loads(stripped)
+        except ValueError:
+            whole = None
+        else:
+            if isinstance(whole, list):
+                for item in whole:
+                    if isinstance(item, dict):
+                        yield item
+                    else:
+                        source.bad_lines += 1
+                return
+            if isinstance(whole, dict):
+                yield whole
+                return
+    yield from _json_lines(text.splitlines(), source)
+
+
+def _json_lines(lines: Iterable[str], source: ParsedSource) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            source.bad_lines += 1
+            continue
+        if isinstance(obj, dict):
+            yield obj
+        else:
+            source.bad_lines += 1
+
+
+def parse_openlineage_text(text: str, path: str) -> ParsedSource:
+    """Parse the text of an OpenLineage file (JSON lines, one event, or an array of events)."""
+    source = ParsedSource(kind=SOURCE, path=path)
+    _parse_events(_events_of(text, source), source)
+    return source
+
+
+def parse_openlineage_lines(lines: Iterable[str], path: str) -> ParsedSource:
+    """Parse OpenLineage JSON lines (one event per line)."""
+    source = ParsedSource(kind=SOURCE, path=path)
+    _parse_events(_json_lines(lines, source), source)
+    return source
+
+
+def read_openlineage(path: str, text: str | None = None) -> ParsedSource:
+    if text is None:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    return parse_openlineage_text(text, path)
+
+
+def _run_ids(event: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """The event's runId and those of its parent and root runs."""
+    run = event.get("run") if isinstance(event.get("run"), dict) else {}
+    run_id = run.get("runId") if isinstance(run.get("runId"), str) else None
+    related: list[str] = []
+    facets = run.get("facets") if isinstance(run.get("facets"), dict) else {}
+    parent = facets.get("parent") if isinstance(facets.get("parent"), dict) else {}
+    for holder in (parent, parent.get("root") if isinstance(parent.get("root"), dict) else {}):
+        prun = holder.get("run") if isinstance(holder.get("run"), dict) else {}
+        if isinstance(prun.get("runId"), str):
+            related.append(prun["runId"])
+    return run_id, related
+
+
+def _user_of(event: dict[str, Any]) -> str | None:
+    run = event.get("run") if isinstance(event.get("run"), dict) else {}
+    facets = run.get("facets") if isinstance(run.get("facets"), dict) else {}
+    details = facets.get("spark_applicationDetails")
+    if isinstance(details, dict):
+        return first_str(details, "userName", "user")
+    return None
+
+
+def _parse_events(events: Iterable[dict[str, Any]], source: ParsedSource) -> None:
+    kept: list[tuple[dict[str, Any], str, str | None, list[str]]] = []
+    users: dict[str, str] = {}
+    terminal_runs: set[tuple[str | None, str]] = set()
+    for event in events:
+        when = parse_time(event.get("eventTime"))
+        job = event.get("job")
+        if when is None or not isinstance(job, dict):
+            if "dataset" in event and when is not None:  # a DatasetEvent: valid, but no access
+                source.observe(when)
+                continue
+            source.bad_lines += 1
+            continue
+        source.observe(when)
+        event_type = event.get("eventType") if isinstance(event.get("eventType"), str) else "OTHER"
+        event_type = event_type.upper()
+        run_id, related = _run_ids(event)
+        user = _user_of(event)
+        if user:
+            for rid in [run_id, *related]:
+                if rid:
+                    users.setdefault(rid, user)
+        job_name = f"{job.get('namespace')}.{job.get('name')}" if isinstance(job.get("name"), str) else None
+        if event_type in _TERMINAL:
+            terminal_runs.add((run_id, str(job_name)))
+        if event_type in _TERMINAL or event_type == "RUNNING":
+            kept.append((event, event_type, job_name, [r for r in [run_id, *related] if r]))
+    for event, event_type, job_name, run_ids in kept:
+        run_id = run_ids[0] if run_ids else None
+        if event_type == "RUNNING" and (run_id, str(job_name)) in terminal_runs:
+            continue
+        success = _TERMINAL.get(event_type, True)
+        actor = next((users[r] for r in run_ids if r in users), None)
+        when = parse_time(event.get("eventTime"))
+        assert when is not None
+        inputs = _datasets(event.get("inputs"), source)
+        outputs = _datasets(event.get("outputs"), source)
+        input_uris = tuple(dict.fromkeys(uri for uri, _ in inputs))
+        for uri, table in inputs:
+            source.add(AccessEvent(time=when, kind="read", uri=uri, actor=actor, job=job_name, source=SOURCE,
+                                   run_id=run_id, success=success, table=table))
+        for uri, table in outputs:
+            source.add(AccessEvent(time=when, kind="write", uri=uri, actor=actor, job=job_name, source=SOURCE,
+                                   run_id=run_id, inputs=tuple(i for i in input_uris if i != uri),
+                                   success=success, table=table))
+
+
+def _datasets(items: Any, source: ParsedSource) -> list[tuple[str, str | None]]:
+    """(uri, table) of each dataset of an inputs/outputs list; symlinks become aliases."""
+    out: list[tuple[str, str | None]] = []
+    if not isinstance(items, list):
+        return out
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        uri, table = dataset_uri(item.get("namespace"), item.get("name"))
+        if uri is None:
+            continue
+        facets = item.get("facets") if isinstance(item.get("facets"), dict) else {}
+        symlinks = facets.get("symlinks") if isinstance(facets.get("symlinks"), dict) else {}
+        identifiers = symlinks.get("identifiers") if isinstance(symlinks.get("identifiers"), list) else []
+        path_dataset = table is None
+        for ident in identifiers:
+            if not isinstance(ident, dict) or not isinstance(ident.get("name"), str):
+                continue
+            if str(ident.get("type", "TABLE")).upper() != "TABLE" or not path_dataset:
+                continue
+            source.aliases[ident["name"]] = uri
+            table = table or ident["name"]
+        out.append((uri, table))
+    return out
