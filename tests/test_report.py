@@ -351,3 +351,23 @@ def test_write_report_is_atomic(tmp_path) -> None:
     path.write_text("old")
     write_report(sample_result(), out, price_per_gb_month=0.023, currency="USD")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_copies_are_grouped_under_the_copy_to_keep() -> None:
+    from rotscan.models import Finding
+    from rotscan.report.html import copy_clusters, render_report
+
+    base = ScanResult.from_dict(ScanResult(
+        scan=ScanInfo(id="s", started=T0, finished=T0, as_of=T0, roots=("file:/lake",), tool_version="t"),
+        datasets=(), findings=(), warnings=()).to_dict())
+    copies = tuple(
+        Finding(uri=f"file:/lake/backup/{n}", category="redundant", kind="exact_duplicate", action="quarantine",
+                confidence=0.99, reclaimable_bytes=b, explanation="same rows", related=("file:/lake/warehouse/t",),
+                evidence={"jaccard": 1.0, "containment": 1.0, "rows": 10})
+        for n, b in (("a", 10), ("b", 30)))
+    result = ScanResult(scan=base.scan, datasets=(), findings=copies, warnings=())
+    [cluster] = copy_clusters(result)
+    assert cluster["keeper"] == "file:/lake/warehouse/t"
+    assert [f.uri for f in cluster["members"]] == ["file:/lake/backup/b", "file:/lake/backup/a"]
+    html = render_report(result, price_per_gb_month=0.023)
+    assert 'id="copies"' in html and html.count('<tr class="keeper">') == 1

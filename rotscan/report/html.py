@@ -115,6 +115,25 @@ def composition_bar(summary: ReportSummary) -> list[tuple[str, float]]:
     return [(name, round(share * scale * 100, 3)) for name, share in shares if share > 0]
 
 
+MAX_CLUSTERS = 100
+
+
+def copy_clusters(result: ScanResult) -> list[dict[str, Any]]:
+    """Redundant findings grouped by the copy to keep (``related[0]``), largest clusters first."""
+    by_keeper: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        if f.category == "redundant" and f.related:
+            by_keeper.setdefault(f.related[0], []).append(f)
+    datasets = {d.uri: d for d in result.datasets}
+    clusters = []
+    for keeper, members in by_keeper.items():
+        members.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
+        clusters.append({"keeper": keeper, "dataset": datasets.get(keeper), "members": members,
+                         "bytes": sum(f.reclaimable_bytes for f in members)})
+    clusters.sort(key=lambda c: (-c["bytes"], c["keeper"]))
+    return clusters
+
+
 def build_context(result: ScanResult, summary: ReportSummary) -> dict[str, Any]:
     """Everything the template sees. Extend here (and add a partial) for new report sections."""
     findings = sorted(result.findings, key=_finding_order)
@@ -137,6 +156,8 @@ def build_context(result: ScanResult, summary: ReportSummary) -> dict[str, Any]:
         "warning_codes": sorted({w.code for w in result.warnings}),
         "has_delta": any(d.delta is not None for d in datasets),
         "show_last_read": bool(result.scan.usage_sources),
+        "clusters": copy_clusters(result),
+        "max_clusters": MAX_CLUSTERS,
         "page_size": PAGE_SIZE,
         "high_confidence": fmt.HIGH_CONFIDENCE,
     }
