@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +21,11 @@ from rotscan import __version__
 from rotscan.config import Config
 from rotscan.crawl.discover import Crawler, CrawlRules, DatasetCandidate
 from rotscan.crawl.inventory import Inventory, InventoryEntry
+from rotscan.detect.obsolete import Coverage, ObsoleteRules, detect_obsolete
 from rotscan.detect.redundant import RedundancyRules, detect_redundant, projection_candidates
 from rotscan.detect.trivial import TrivialRules, detect_trivial
 from rotscan.errors import FindingsFormatError, ReadError, RootNotFoundError, StorageError
-from rotscan.models import Column, Dataset, Finding, ScanInfo, ScanResult, ScanWarning, now_utc
+from rotscan.models import Column, Dataset, Finding, ScanInfo, ScanResult, ScanWarning, UsageSource, now_utc
 from rotscan.redundancy.signature import Signature
 from rotscan.storage.base import Storage
 from rotscan.storage.local import LocalStorage
@@ -256,6 +257,72 @@ def _verify_sampled(findings: list[Finding], entries: list[InventoryEntry], ctx:
     return out
 
 
+@dataclass(frozen=True)
+class UsageContext:
+    stats: dict[str, Any]  # uri -> rotscan.usage.stats.UsageStats
+    graph: Any  # rotscan.usage.stats.LineageGraph
+    coverage: Coverage
+    sources: tuple[UsageSource, ...]
+
+
+def _usage(paths: Sequence[str], entries: list[InventoryEntry], ctx: ScanContext, warnings: list[ScanWarning],
+           as_of: datetime) -> UsageContext:
+    """Read the usage sources (plus the Delta history of every Delta table found), map them to the
+    datasets, and fill each dataset's last read/written. Coverage of reads is what the usage rules
+    may rely on: only the storages and the window the read-recording sources actually saw."""
+    from rotscan.usage.delta_history import read_delta_history
+    from rotscan.usage.mapping import DatasetIndex
+    from rotscan.usage.reader import UsageData, read_usage
+    from rotscan.usage.stats import compute_usage
+
+    ctx.progress(f"reading {len(paths)} usage source(s)")
+    data = read_usage(paths)
+    events = list(data.events)
+    coverage = list(data.coverage)
+    extra_warnings = list(data.warnings)
+    for e in entries:
+        if e.dataset.format == "delta" and e.dataset.uri.startswith("file:"):
+            parsed = read_delta_history(parse(e.dataset.uri).path)
+            events += parsed.events
+            extra_warnings += parsed.warnings
+            if parsed.events:
+                coverage.append(parsed.coverage())
+    warnings.extend(extra_warnings)
+    merged = UsageData(events=tuple(events), coverage=tuple(coverage), warnings=tuple(extra_warnings),
+                       aliases=data.aliases)
+    index = DatasetIndex([e.dataset.uri for e in entries], data.aliases)
+    stats, graph, unmatched = compute_usage(merged, index, as_of)
+    reads = [ev for ev in events if ev.kind == "read" and ev.table is None and ":" in ev.uri]
+    read_sources = [c for c in coverage if c.kind != "delta_history"]
+    start = min((c.start for c in read_sources if c.start is not None), default=None)
+    end = max((c.end for c in read_sources if c.end is not None), default=None)
+    storages = frozenset((u.scheme, u.authority) for u in (_safe_parse(ev.uri) for ev in reads) if u is not None)
+    if end is not None and as_of - end > timedelta(days=7):
+        warnings.append(ScanWarning(None, f"usage sources end {(as_of - end).days} days before the scan; reads "
+                                          "after that are unknown, so no 'unread' claims are made", "usage_stale"))
+        storages = frozenset()
+    if unmatched:
+        warnings.append(ScanWarning(None, f"{unmatched:,} usage record(s) touch paths outside every scanned dataset",
+                                    "usage_unmatched"))
+    ctx.progress(f"  {len(events):,} access event(s) from {len(coverage)} source(s); "
+                 f"{len(stats):,} dataset(s) with usage")
+    for e in entries:
+        u = stats.get(e.dataset.uri)
+        if u is not None:
+            e.dataset = replace(e.dataset, last_read=u.last_read, last_written=u.last_written)
+    return UsageContext(stats=stats, graph=graph,
+                        coverage=Coverage(start=start, end=end, storages=storages,
+                                          kinds=tuple(sorted({c.kind for c in read_sources}))),
+                        sources=tuple(c.to_usage_source() for c in coverage))
+
+
+def _safe_parse(text: str) -> Uri | None:
+    try:
+        return parse(text)
+    except ValueError:
+        return None
+
+
 def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None = None,
              usage_paths: Sequence[str] = ()) -> ScanResult:
     started = now_utc()
@@ -268,10 +335,6 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     entries: list[InventoryEntry] = []
     warnings: list[ScanWarning] = []
     items = []
-    if usage_paths:
-        warnings.append(ScanWarning(None, "usage sources (--lineage/--access-log) are not read by rotscan "
-                                          f"{__version__}; usage is unknown and no usage-based claims are made",
-                                    "usage_unsupported"))
 
     for root in uris:
         try:
@@ -305,27 +368,37 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     if cfg.get("scan", "profile"):
         _profile_all(entries, ctx, warnings)
 
+    usage = _usage(usage_paths, entries, ctx, warnings, as_of) if usage_paths else None
     datasets = [e.dataset for e in entries]
     issues = [i for e in entries for i in e.issues]
-    findings = detect_trivial(datasets, items, issues, TrivialRules.from_config(cfg), as_of)
+    read_recently = set() if usage is None else {
+        uri for uri, u in usage.stats.items() if u.last_read is not None and u.reads_90d > 0}
+    findings = detect_trivial(datasets, items, issues, TrivialRules.from_config(cfg), as_of,
+                              recently_read=read_recently)
     signatures = {e.dataset.uri: e.signature for e in entries if e.signature is not None}
     if signatures:
         trivial = {f.uri for f in findings}
         projections = _projections(entries, signatures, trivial, ctx, warnings)
+        readers = None if usage is None else {uri: len(u.readers) + u.reads_365d for uri, u in usage.stats.items()}
         redundant = detect_redundant(datasets, signatures, RedundancyRules.from_config(cfg),
-                                     projections=projections, exclude=trivial)
+                                     projections=projections, exclude=trivial, readers=readers)
         findings += _verify_sampled(redundant, entries, ctx, warnings)
+    flagged = {f.uri for f in findings}
+    findings += detect_obsolete(datasets, None if usage is None else usage.stats,
+                                None if usage is None else usage.graph, None if usage is None else usage.coverage,
+                                ObsoleteRules.from_config(cfg), as_of, exclude=flagged)
     findings = _dedupe(findings)
     ctx.progress(f"{len(findings):,} finding(s), {len(warnings):,} warning(s) in {time.monotonic() - t0:.1f}s")
     info = ScanInfo(
         id=f"{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}",
         started=started, finished=now_utc(), as_of=as_of, roots=tuple(str(u) for u in uris),
-        tool_version=__version__, usage_sources=(),
+        tool_version=__version__, usage_sources=() if usage is None else usage.sources,
         price_per_gb_month=float(cfg.get("report", "price_per_gb_month")),
     )
     datasets.sort(key=lambda d: d.uri)
     findings.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
-    return ScanResult(scan=info, datasets=tuple(datasets), findings=tuple(findings), warnings=tuple(warnings))
+    return ScanResult(scan=info, datasets=tuple(datasets), findings=tuple(findings), warnings=tuple(warnings),
+                      lineage=None if usage is None else usage.graph.to_dict())
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -349,6 +422,16 @@ def write_findings(result: ScanResult, out_dir: Path) -> Path:
     path = out_dir / "findings.json"
     tmp = out_dir / f".findings.json.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_lineage(result: ScanResult, out_dir: Path) -> Path | None:
+    if result.lineage is None:
+        return None
+    path = out_dir / "lineage.json"
+    tmp = out_dir / f".lineage.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(result.lineage, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
 
