@@ -76,6 +76,7 @@ class ParsedSource:
     aliases: dict[str, str] = field(default_factory=dict)
     start: datetime | None = None
     end: datetime | None = None
+    recognised: bool = True  # False: not this kind of source after all (its warnings still count)
 
     def observe(self, ts: datetime | None) -> None:
         """Widen the covered window to include ``ts`` (any dated record, access or not)."""

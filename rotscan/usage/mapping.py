@@ -75,7 +75,8 @@ class DatasetIndex:
             return self._lookup_path(text)
         return self._lookup_table(text)
 
-    def _lookup_table(self, name: str) -> str | None:
+    def resolve_table(self, name: str) -> str | None:
+        """The URI an alias gives for a table name (not yet mapped to a dataset), or ``None``."""
         parts = _name_parts(name)
         if not parts:
             return None
@@ -84,9 +85,11 @@ class DatasetIndex:
             candidates = self._short.get(parts[-2:], set())
             if len(candidates) == 1:
                 target = next(iter(candidates))
-        if target is None or not is_path_like(target):
-            return None
-        return self._lookup_path(target)
+        return target if target is not None and is_path_like(target) else None
+
+    def _lookup_table(self, name: str) -> str | None:
+        target = self.resolve_table(name)
+        return None if target is None else self._lookup_path(target)
 
     def _lookup_path(self, text: str) -> str | None:
         uri = _parse(text)

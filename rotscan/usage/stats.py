@@ -134,20 +134,27 @@ def compute_usage(data: UsageData, index: DatasetIndex, as_of: datetime) -> tupl
     """Usage stats per dataset URI (only datasets with at least one successful event), the lineage
     graph, and the number of events whose path (or table) matched no dataset.
 
-    Table names in events are resolved through ``data.aliases`` as well as the index's own aliases.
+    Table names in events are resolved through the index's aliases, then ``data.aliases`` (learned
+    from the sources). The index is not modified.
     ``reads_Nd`` count successful reads within N days before ``as_of`` (later ones too).
     """
     as_of = utc(as_of)
-    for name, target in data.aliases.items():
-        if index.lookup(name) is None:
-            index.add_alias(name, target)
+    learned = DatasetIndex((), data.aliases)
+
+    def resolve(text: str | None) -> str | None:
+        if not text:
+            return None
+        found = index.lookup(text)
+        if found is None and not is_path_like(text):
+            target = learned.resolve_table(text)
+            found = None if target is None else index.lookup(target)
+        return found
+
     accs: dict[str, _Acc] = {}
     edges: list[LineageEdge] = []
     unmatched = 0
     for event in data.events:
-        dataset = index.lookup(event.uri)
-        if dataset is None and event.table:
-            dataset = index.lookup(event.table)
+        dataset = resolve(event.uri) or resolve(event.table)
         if dataset is None:
             unmatched += 1
             continue
@@ -170,7 +177,7 @@ def compute_usage(data: UsageData, index: DatasetIndex, as_of: datetime) -> tupl
                 if old is None or event.time > old:
                     acc.last_write_by_job[label] = event.time
             for raw in event.inputs:
-                src = index.lookup(raw) or raw
+                src = resolve(raw) or raw
                 if src != dataset:
                     edges.append(LineageEdge(src=src, job=label or "", dst=dataset, last_seen=event.time))
     stats: dict[str, UsageStats] = {}
