@@ -92,7 +92,7 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
       rotscan scan /data/lake --out reports/lake --config conf/rotscan.example.toml
     """
     from rotscan.report.html import write_report
-    from rotscan.scan import ScanContext, run_scan, write_findings, write_lineage
+    from rotscan.scan import ScanContext, run_scan, write_findings, write_lineage, write_signature_file
 
     overrides: dict[str, dict[str, Any]] = {}
     if no_profile:
@@ -108,6 +108,7 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
     result = run_scan(roots, ctx, usage_paths=(*lineage, *access_logs))
     findings_path = write_findings(result, out_dir)
     write_lineage(result, out_dir)
+    write_signature_file(result, out_dir)
     report_path = write_report(result, out_dir, price_per_gb_month=float(config.get("report", "price_per_gb_month")),
                                currency=str(config.get("report", "currency")))
     rot = sum(f.reclaimable_bytes for f in result.findings)

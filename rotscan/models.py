@@ -330,6 +330,9 @@ class ScanResult:
     # The lineage graph (JSON-ready) when usage sources were given; written beside findings.json as
     # lineage.json, not part of findings.json.
     lineage: dict[str, Any] | None = field(default=None, compare=False)
+    # Content signatures by dataset URI (rotscan.redundancy.signature.Signature), written beside
+    # findings.json as signatures.parquet so later scans and tools can reuse them.
+    signatures: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

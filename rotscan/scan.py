@@ -398,7 +398,8 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     datasets.sort(key=lambda d: d.uri)
     findings.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
     return ScanResult(scan=info, datasets=tuple(datasets), findings=tuple(findings), warnings=tuple(warnings),
-                      lineage=None if usage is None else usage.graph.to_dict())
+                      lineage=None if usage is None else usage.graph.to_dict(),
+                      signatures={e.dataset.uri: e.signature for e in entries if e.signature is not None})
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -422,6 +423,18 @@ def write_findings(result: ScanResult, out_dir: Path) -> Path:
     path = out_dir / "findings.json"
     tmp = out_dir / f".findings.json.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_signature_file(result: ScanResult, out_dir: Path) -> Path | None:
+    from rotscan.redundancy.signature import write_signatures
+
+    if not result.signatures:
+        return None
+    path = out_dir / "signatures.parquet"
+    tmp = out_dir / f".signatures.parquet.{os.getpid()}.tmp"
+    write_signatures(result.signatures, str(tmp))
     os.replace(tmp, path)
     return path
 

@@ -144,3 +144,12 @@ def test_sampled_estimates_within_bound(share: float) -> None:
     assert not ov.exact
     assert abs(ov.containment_ab - 1.0) <= ov.error()
     assert abs(ov.jaccard - share) <= 0.05
+
+
+def test_signatures_round_trip_through_parquet(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from rotscan.redundancy.signature import read_signatures, write_signatures
+
+    sigs = {"file:/lake/a": signature_from_hashes(rows(5000, 20), COLS),
+            "file:/lake/b": signature_from_hashes(rows(10, 21), COLS, k=16)}
+    write_signatures(sigs, str(tmp_path / "s.parquet"))
+    assert read_signatures(str(tmp_path / "s.parquet")) == sigs

@@ -158,3 +158,34 @@ def signature_from_hashes(hashes: list[int], columns: tuple[str, ...], *, k: int
     return Signature(columns=tuple(sorted(columns)), rows=len(hashes), checksum=merge_checksum(len(hashes), lo, hi, x),
                      k=k, mins=tuple(None if m is None else unsigned(m) for m in mins), sample_bits=bits,
                      sample=tuple(sorted(sample)))
+
+
+def write_signatures(signatures: dict[str, Signature], path: str) -> None:
+    """Store signatures as Parquet (one row per dataset; hash values as unsigned 64-bit integers)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    uris = sorted(signatures)
+    sigs = [signatures[u] for u in uris]
+    table = pa.table({
+        "uri": pa.array(uris, pa.string()),
+        "columns": pa.array([list(s.columns) for s in sigs], pa.list_(pa.string())),
+        "rows": pa.array([s.rows for s in sigs], pa.int64()),
+        "checksum": pa.array([s.checksum for s in sigs], pa.string()),
+        "k": pa.array([s.k for s in sigs], pa.int32()),
+        "mins": pa.array([list(s.mins) for s in sigs], pa.list_(pa.uint64())),
+        "sample_bits": pa.array([s.sample_bits for s in sigs], pa.int32()),
+        "sample": pa.array([list(s.sample) for s in sigs], pa.list_(pa.uint64())),
+    })
+    pq.write_table(table, path)
+
+
+def read_signatures(path: str) -> dict[str, Signature]:
+    import pyarrow.parquet as pq
+
+    out: dict[str, Signature] = {}
+    for row in pq.read_table(path).to_pylist():
+        out[row["uri"]] = Signature(columns=tuple(row["columns"]), rows=row["rows"], checksum=row["checksum"],
+                                    k=row["k"], mins=tuple(row["mins"]), sample_bits=row["sample_bits"],
+                                    sample=tuple(row["sample"]))
+    return out

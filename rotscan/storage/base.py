@@ -44,3 +44,50 @@ class Storage(Protocol):
 
     def read_head(self, uri: Uri, n: int) -> bytes:
         ...
+
+
+class WritableStorage(Storage, Protocol):
+    """The write operations only the cleanup code (``rotscan.cleanup``) uses. Each is small and
+    fails rather than overwrites: ``rename``, ``copy`` and ``write_bytes`` raise
+    :class:`~rotscan.errors.StorageError` when the target exists."""
+
+    # True when ``append_bytes`` is durable and cheap (a local file); object stores have no append.
+    supports_append: bool
+    # True when ``rename`` is an atomic metadata operation (local filesystem, HDFS); on object
+    # stores a "rename" is a copy and a delete, so the cleanup code copies, verifies and deletes itself.
+    atomic_rename: bool
+
+    def exists(self, uri: Uri) -> bool:
+        ...
+
+    def mkdirs(self, uri: Uri) -> None:
+        """Create a directory and its parents (no error when it exists)."""
+        ...
+
+    def rename(self, src: Uri, dst: Uri) -> None:
+        """Move a file within one filesystem; the target must not exist."""
+        ...
+
+    def copy(self, src: Uri, dst: Uri) -> int:
+        """Stream a file to a new path (durably written; the target must not exist); bytes copied."""
+        ...
+
+    def delete(self, uri: Uri, recursive: bool = False) -> None:
+        """Delete a file, or an empty directory; a non-empty directory only with ``recursive``."""
+        ...
+
+    def sha256(self, uri: Uri) -> str:
+        """Hex SHA-256 of a file's content (streamed)."""
+        ...
+
+    def set_mtime(self, uri: Uri, mtime: float) -> bool:
+        """Set a file's modification time; False where the store cannot (object stores)."""
+        ...
+
+    def write_bytes(self, uri: Uri, data: bytes, overwrite: bool = False) -> None:
+        """Write a small file durably (state files: plans, manifests, journal records)."""
+        ...
+
+    def append_bytes(self, uri: Uri, data: bytes) -> None:
+        """Append to a file and fsync it (only where ``supports_append``)."""
+        ...

@@ -2,6 +2,7 @@
 JSON event per line; a file holding one JSON event or a JSON array of events is read too.
 
 * ``inputs`` are reads, ``outputs`` writes; a write's ``inputs`` are the event's input datasets.
+  An input that the same event also writes (a MERGE reading its target) is not a read.
 * Only ``COMPLETE`` and ``RUNNING`` events count (successful); ``FAIL``/``ABORT`` give events with
   ``success=False``; ``START`` and ``OTHER`` only widen the covered window (a START is followed by
   its terminal event, and openlineage-spark emits START-only events for Spark's file-listing jobs).
@@ -17,8 +18,10 @@ JSON event per line; a file holding one JSON event or a JSON array of events is 
 * ``symlinks`` facet identifiers of type TABLE (``db.table``) become aliases table → path URI.
 
 Not handled: DatasetEvent/JobEvent (static lineage, no access), column-level lineage.
-Caveat seen with openlineage-spark 1.53.0 on Spark 4.2: a SQL execution that fails still gets a
-``COMPLETE`` event; the Spark event log's ``SQLExecutionEnd.errorMessage`` is the reliable signal.
+Caveats seen with openlineage-spark 1.53.0 on Spark 4.2 + Delta 4.4: a SQL execution that fails
+still gets a ``COMPLETE`` event (the event log's ``SQLExecutionEnd.errorMessage`` is the reliable
+signal); top-level read-only actions (``count()``, ``collect()`` of an aggregate) and Delta
+``DELETE`` produced no event at all, so OpenLineage alone under-reports reads.
 """
 
 from __future__ import annotations
@@ -174,7 +177,10 @@ def _parse_events(events: Iterable[dict[str, Any]], source: ParsedSource) -> Non
         inputs = _datasets(event.get("inputs"), source)
         outputs = _datasets(event.get("outputs"), source)
         input_uris = tuple(dict.fromkeys(uri for uri, _ in inputs))
+        written = {uri for uri, _ in outputs}
         for uri, table in inputs:
+            if uri in written:  # a MERGE/UPDATE reading its own target: not a read by a consumer
+                continue
             source.add(AccessEvent(time=when, kind="read", uri=uri, actor=actor, job=job_name, source=SOURCE,
                                    run_id=run_id, success=success, table=table))
         for uri, table in outputs:

@@ -75,7 +75,12 @@ def copies(spark, tmp_path_factory):  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("copies_out")
     result = CliRunner().invoke(main, ["scan", str(root), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    return root, planted, json.loads((out / "findings.json").read_text())
+    from rotscan.redundancy.signature import read_signatures
+
+    doc = json.loads((out / "findings.json").read_text())
+    stored = read_signatures(str(out / "signatures.parquet"))
+    assert {d["uri"] for d in doc["datasets"] if d["rows"]} <= set(stored)
+    return root, planted, doc
 
 
 def test_every_copy_with_the_right_kind_and_keeper(copies) -> None:  # type: ignore[no-untyped-def]
