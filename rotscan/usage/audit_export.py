@@ -291,6 +291,7 @@ def _read_parquet(path: str, source: ParsedSource, column_mapping: Mapping[str, 
         columns = list(pf.schema_arrow.names)
     except Exception as exc:  # pyarrow raises many types for a corrupt footer
         source.warn(f"corrupt Parquet audit export {path}: {exc}", "corrupt")
+        source.recognised = False
         return source
 
     def rows() -> Iterator[dict[str, Any] | None]:

@@ -187,8 +187,8 @@ class _Collector:
             return
         if result.recognised:
             self.sources.append(result)
-        elif explicit:  # a data file met while walking a directory is not worth a warning
-            self.warnings += result.warnings
+        else:  # a data file met while walking a directory is not worth a warning; a corrupt one is
+            self.warnings += [w for w in result.warnings if explicit or w.code != "usage_unknown_format"]
 
     def file(self, path: Path, *, explicit: bool) -> None:
         name = path.name
