@@ -30,7 +30,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any], where: str) -> dict[st
     for key, value in over.items():
         if key not in out:
             raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(out))})")
-        if isinstance(out[key], dict) and key != "conf":
+        if isinstance(out[key], dict) and out[key]:  # a section; an empty default table is free-form
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{where}: {key!r} must be a table")
             out[key] = _merge(out[key], value, f"{where} [{key}]")

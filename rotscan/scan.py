@@ -276,7 +276,8 @@ def _usage(paths: Sequence[str], entries: list[InventoryEntry], ctx: ScanContext
     from rotscan.usage.stats import compute_usage
 
     ctx.progress(f"reading {len(paths)} usage source(s)")
-    data = read_usage(paths)
+    mapping = dict(ctx.config.get("usage", "column_mapping")) or None
+    data = read_usage(paths, column_mapping=mapping, hdfs_namenode=str(ctx.config.get("usage", "hdfs_namenode")) or None)
     events = list(data.events)
     coverage = list(data.coverage)
     extra_warnings = list(data.warnings)

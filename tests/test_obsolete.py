@@ -126,3 +126,16 @@ def test_unvacuumed_history() -> None:
                      vacuumable_files=25, vacuumable_bytes=40 << 20)
     [f] = detect_obsolete([ds("warehouse/t", format="delta", layout="delta", delta=info)], None, None, None, RULES, NOW)
     assert (f.kind, f.action, f.reclaimable_bytes) == ("unvacuumed_history", "vacuum", 40 << 20)
+
+
+def test_bad_retention_policy_is_a_config_error() -> None:
+    import pytest
+
+    from rotscan.config import load_config
+    from rotscan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="glob and max_age_days"):
+        ObsoleteRules.from_config(load_config(overrides={"obsolete": {"retention": [{"glob": "x/**"}]}}))
+    rules = ObsoleteRules.from_config(load_config(overrides={"obsolete": {"retention": [
+        {"glob": "x/**", "max_age_days": 3, "action": "delete"}]}}))
+    assert rules.retention == (RetentionPolicy("x/**", 3.0, "delete"),)

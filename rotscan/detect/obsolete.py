@@ -89,7 +89,14 @@ class ObsoleteRules:
 
     @classmethod
     def from_config(cls, config: Any) -> ObsoleteRules:
+        from rotscan.errors import ConfigError
+
         o: Mapping[str, Any] = config.section("obsolete")
+        for p in o["retention"]:
+            if not isinstance(p, Mapping) or "glob" not in p or "max_age_days" not in p:
+                raise ConfigError(f"[obsolete] retention entries need glob and max_age_days, got {p!r}")
+            if p.get("action", "quarantine") not in ("delete", "quarantine", "archive", "review"):
+                raise ConfigError(f"[obsolete] retention action must be delete, quarantine, archive or review: {p!r}")
         return cls(
             unread_days=float(o["unread_days"]), producer_stopped_days=float(o["producer_stopped_days"]),
             superseded_keep_last=int(o["superseded_keep_last"]), unvacuumed_min_bytes=int(o["unvacuumed_min_bytes"]),
