@@ -332,6 +332,10 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     cfg = ctx.config
     uris = resolve_roots(roots)
     rules = CrawlRules.from_config(cfg)
+    # every rule set is built up front, so a bad setting fails before any work is done
+    trivial_rules = TrivialRules.from_config(cfg)
+    redundancy_rules = RedundancyRules.from_config(cfg)
+    obsolete_rules = ObsoleteRules.from_config(cfg)
     storages: dict[str, Storage] = {}
     entries: list[InventoryEntry] = []
     warnings: list[ScanWarning] = []
@@ -374,20 +378,20 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     issues = [i for e in entries for i in e.issues]
     read_recently = set() if usage is None else {
         uri for uri, u in usage.stats.items() if u.last_read is not None and u.reads_90d > 0}
-    findings = detect_trivial(datasets, items, issues, TrivialRules.from_config(cfg), as_of,
+    findings = detect_trivial(datasets, items, issues, trivial_rules, as_of,
                               recently_read=read_recently)
     signatures = {e.dataset.uri: e.signature for e in entries if e.signature is not None}
     if signatures:
         trivial = {f.uri for f in findings}
         projections = _projections(entries, signatures, trivial, ctx, warnings)
         readers = None if usage is None else {uri: len(u.readers) + u.reads_365d for uri, u in usage.stats.items()}
-        redundant = detect_redundant(datasets, signatures, RedundancyRules.from_config(cfg),
+        redundant = detect_redundant(datasets, signatures, redundancy_rules,
                                      projections=projections, exclude=trivial, readers=readers)
         findings += _verify_sampled(redundant, entries, ctx, warnings)
     flagged = {f.uri for f in findings}
     findings += detect_obsolete(datasets, None if usage is None else usage.stats,
                                 None if usage is None else usage.graph, None if usage is None else usage.coverage,
-                                ObsoleteRules.from_config(cfg), as_of, exclude=flagged)
+                                obsolete_rules, as_of, exclude=flagged)
     findings = _dedupe(findings)
     ctx.progress(f"{len(findings):,} finding(s), {len(warnings):,} warning(s) in {time.monotonic() - t0:.1f}s")
     info = ScanInfo(
