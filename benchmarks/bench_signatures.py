@@ -136,13 +136,13 @@ def bench_baselines(spark, tmp: Path, rows: int, table_counts: list[int]) -> Non
         def mllib(paths: list[str] = paths) -> None:
             from pyspark.ml.linalg import SparseVector, VectorUDT
 
-            # one set per table: the row hashes, as indices of a sparse vector of size 2^31
+            # one set per table: the row hashes, as indices of a sparse vector (MLlib caps the dimension below 2^31)
             rowsets = []
             for i, p in enumerate(paths):
                 df = spark.read.parquet(p)
-                hashes = df.select(F.pmod(F.xxhash64(*df.columns), F.lit(2**31 - 1)).alias("h")).distinct()
+                hashes = df.select(F.pmod(F.xxhash64(*df.columns), F.lit(1 << 30)).alias("h")).distinct()
                 idx = sorted(r.h for r in hashes.collect())
-                rowsets.append((i, SparseVector(2**31 - 1, idx, [1.0] * len(idx))))
+                rowsets.append((i, SparseVector(1 << 30, idx, [1.0] * len(idx))))
             sets = spark.createDataFrame(rowsets, ["id", "features"])
             _ = VectorUDT
             model = MinHashLSH(inputCol="features", outputCol="hashes", numHashTables=5).fit(sets)
