@@ -1,0 +1,575 @@
+"""``apply``: carry out a plan — dry run by default, revalidating every action just before acting.
+
+For each action, in plan order: the safety rules again (:mod:`rotscan.cleanup.safety`), then the
+path is compared with the plan's fingerprint (anything new, changed or missing → skipped), then the
+minimum age and the run's blast-radius limits. ``quarantine`` and ``delete`` move the files into
+``<root>/_rotscan/quarantine/<run_id>/<relative path>`` (``delete`` is final only after ``purge``);
+``vacuum`` goes through Delta (:mod:`rotscan.cleanup.vacuum`); ``compact`` and ``archive`` are
+reported as not implemented. Every file move is journaled; a run interrupted at any point is
+finished (or its half-done action rolled back) by running apply again on the same plan, or with
+``resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rotscan.cleanup import fingerprint as fpmod
+from rotscan.cleanup.audit import AuditLog
+from rotscan.cleanup.journal import Journal, RunLayout, list_runs, read_journal
+from rotscan.cleanup.plan import LoadedPlan, PlanAction, PlanError, load_plan_doc
+from rotscan.cleanup.quarantine import Changed, FaultHook, Mover, move_back, resolve_intent
+from rotscan.cleanup.safety import (
+    Refused,
+    SafetyRules,
+    check_age,
+    check_delta,
+    check_protect,
+    check_symlinks,
+    locate,
+)
+from rotscan.config import Config
+from rotscan.errors import RotscanError, StorageError, VanishedError
+from rotscan.models import now_utc
+from rotscan.storage.base import WritableStorage
+from rotscan.uri import Uri, parse
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+NOT_IMPLEMENTED = ("compact", "archive")
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+def _no_fault(step: str, n: int) -> None:
+    pass
+
+
+def new_run_id() -> str:
+    return f"{now_utc().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class CleanupContext:
+    """What cleanup needs from outside the library: configuration, who runs it, storage and Spark.
+
+    ``fault_hook`` is for tests only (called after each journaled step with the step name and the
+    move count; a test makes it kill the process). ``force_copy`` makes local moves copy, verify and
+    delete as they do on object stores."""
+
+    config: Config
+    user: str = "unknown"
+    host: str = field(default_factory=socket.gethostname)
+    progress: Callable[[str], None] = _silent
+    storage_factory: Callable[[Uri], WritableStorage] | None = None
+    spark_factory: Callable[[bool], SparkSession] | None = None
+    fault_hook: FaultHook = _no_fault
+    force_copy: bool = False
+    _storages: dict[str, WritableStorage] = field(default_factory=dict)
+    _spark: SparkSession | None = None
+
+    def spark(self, need_s3a: bool = False) -> SparkSession:
+        if self._spark is None:
+            if self.spark_factory is None:
+                from rotscan.spark.session import get_spark
+
+                self._spark = get_spark(self.config, need_s3a=need_s3a)
+            else:
+                self._spark = self.spark_factory(need_s3a)
+        return self._spark
+
+    def storage(self, uri: Uri) -> WritableStorage:
+        if self.storage_factory is not None:
+            return self.storage_factory(uri)
+        if uri.scheme not in self._storages:
+            if uri.scheme == "file":
+                from rotscan.storage.local import LocalStorage
+
+                self._storages[uri.scheme] = LocalStorage()
+            else:
+                from rotscan.spark.hadoop_fs import HadoopStorage
+
+                self._storages[uri.scheme] = HadoopStorage(self.spark(need_s3a=uri.scheme == "s3a"), uri.scheme)
+        return self._storages[uri.scheme]
+
+
+@dataclass
+class ActionResult:
+    uri: str
+    status: str  # done | skipped | failed
+    reason: str
+    bytes: int
+    action: str = ""
+    id: str = ""
+    files: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"uri": self.uri, "status": self.status, "reason": self.reason, "bytes": self.bytes,
+                "action": self.action, "id": self.id, "files": self.files}
+
+
+@dataclass
+class ApplyReport:
+    run_id: str
+    dry_run: bool
+    actions: list[ActionResult]
+    resumed: bool = False
+    recovered: list[str] = field(default_factory=list)  # what resuming an interrupted run did
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "dry_run": self.dry_run, "actions": [a.to_dict() for a in self.actions],
+                "resumed": self.resumed}
+
+
+class _Run:
+    """The state of one executing run across the roots it touches."""
+
+    def __init__(self, plan: LoadedPlan, ctx: CleanupContext, run_id: str) -> None:
+        self.plan = plan
+        self.ctx = ctx
+        self.run_id = run_id
+        self.journals: dict[str, Journal] = {}
+        self.audits: dict[str, AuditLog] = {}
+        self.movers: dict[str, Mover] = {}
+        self.moves = 0
+
+    def journal(self, root: Uri) -> Journal:
+        key = str(root)
+        if key not in self.journals:
+            storage = self.ctx.storage(root)
+            layout = RunLayout(root, self.run_id)
+            existing = read_journal(storage, layout)
+            j = Journal(storage, layout)
+            if not existing:
+                storage.write_bytes(layout.plan, (json.dumps(self.plan.doc, indent=1) + "\n").encode(), overwrite=True)
+                j.write("run", run_id=self.run_id, plan_id=self.plan.plan_id, user=self.ctx.user, host=self.ctx.host,
+                        roots=list(self.plan.roots))
+            self.journals[key] = j
+            self.audits[key] = AuditLog(storage, root, self.ctx.user, self.ctx.host)
+        return self.journals[key]
+
+    def audit(self, root: Uri) -> AuditLog:
+        self.journal(root)
+        return self.audits[str(root)]
+
+    def mover(self, root: Uri) -> Mover:
+        key = str(root)
+        if key not in self.movers:
+            j = self.journal(root)
+            self.movers[key] = Mover(j.storage, j, force_copy=self.ctx.force_copy, hook=self._hook)
+        return self.movers[key]
+
+    def _hook(self, step: str, n: int) -> None:
+        if step == "moved":
+            self.moves += 1
+            self.ctx.fault_hook(step, self.moves)
+        else:
+            self.ctx.fault_hook(step, self.moves + 1)
+
+    def finish(self) -> None:
+        for j in self.journals.values():
+            j.write("end")
+            _write_manifest(j)
+
+
+def _write_manifest(j: Journal) -> None:
+    """A readable summary of what the run quarantined under this root (the journal is the truth)."""
+    records = read_journal(j.storage, j.layout)
+    done = {r["seq"] for r in records if r["op"] == "done"}
+    files = [{"uri": r["src"], "quarantined": r["dst"], "size": r["size"], "mtime": r["mtime"], "sha256": r["sha256"],
+              "action_id": r["action_id"]} for r in records if r["op"] == "intent" and r["n"] in done]
+    doc = {"run_id": j.layout.run_id, "root": str(j.layout.root), "files": files,
+           "bytes": sum(f["size"] for f in files)}
+    j.storage.write_bytes(j.layout.manifest, (json.dumps(doc, indent=1) + "\n").encode(), overwrite=True)
+
+
+def _child(uri: Uri, rel: str) -> Uri:
+    for part in rel.split("/"):
+        if part:
+            uri = uri.child(part)
+    return uri
+
+
+def _rel_join(a: str, b: str) -> str:
+    return f"{a}/{b}" if a and b else (a or b)
+
+
+@dataclass
+class _Checked:
+    uri: Uri
+    root: Uri
+    storage: WritableStorage
+    fp: fpmod.Fingerprint | None
+
+
+def _revalidate(a: PlanAction, plan: LoadedPlan, ctx: CleanupContext, rules: SafetyRules, now: float,
+                moved: frozenset[str] = frozenset()) -> _Checked:
+    """Raise :class:`Refused` or :class:`Changed` unless the action may go ahead now.
+
+    ``moved``: files of this action an interrupted run already quarantined (resume)."""
+    uri, root, rel = locate(a.uri, plan.roots)
+    if str(root) != a.root or rel != a.rel:
+        raise Refused(f"the action's root/relative path ({a.root}, {a.rel}) do not match its path")
+    storage = ctx.storage(uri)
+    try:
+        fp: fpmod.Fingerprint | None = fpmod.take(storage, uri)
+    except VanishedError:
+        fp = None
+    if fp is not None:
+        check_symlinks(fp)
+    check_protect(rel, uri, fp, rules.protect)
+    check_delta(storage, uri, root, a.action, fp if fp is not None else a.fingerprint)
+    if a.action == "vacuum":
+        if fp is None:
+            raise Changed("the table no longer exists")
+        if fp.delta_version != a.fingerprint.delta_version:
+            raise Changed(f"Delta version {a.fingerprint.delta_version} -> {fp.delta_version} since the plan")
+        return _Checked(uri, root, storage, fp)
+    expected = a.fingerprint
+    if moved:
+        expected = fpmod.Fingerprint(is_dir=expected.is_dir, files=tuple(f for f in expected.files if f.rel not in moved),
+                                     dirs=expected.dirs, symlinks=expected.symlinks,
+                                     delta_version=None, nested_tables=expected.nested_tables)
+        if fp is not None:
+            fp = fpmod.Fingerprint(is_dir=fp.is_dir, files=fp.files, dirs=fp.dirs, symlinks=fp.symlinks,
+                                   delta_version=None, nested_tables=fp.nested_tables)
+    if fp is None:
+        if moved and not expected.files:
+            return _Checked(uri, root, storage, None)
+        raise Changed("no longer exists")
+    diffs = fpmod.differences(expected, fp)
+    if diffs:
+        raise Changed("; ".join(diffs))
+    check_age(fp, now, rules.min_age_hours)
+    if a.related:
+        keeper = a.related[0]
+        try:
+            k_uri, _, _ = locate(keeper, plan.roots)
+            if not ctx.storage(k_uri).exists(k_uri):
+                raise Changed(f"the copy to keep ({keeper}) no longer exists")
+        except Refused:
+            pass  # the keeper is outside the roots: nothing to check it with
+    return _Checked(uri, root, storage, fp)
+
+
+def _what(a: PlanAction) -> str:
+    n = len(a.fingerprint.files)
+    return f"{n:,} file(s), {a.bytes:,} bytes"
+
+
+def apply_plan(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str | None = None,
+               now: float | None = None) -> ApplyReport:
+    """Dry run (``execute=False``: revalidates and reports, changes nothing) or execute the plan.
+
+    When executing and an interrupted run of the same plan exists under the roots, that run is
+    resumed (its half-done moves finished or rolled back) instead of starting a new one."""
+    rules = SafetyRules.from_config(ctx.config)
+    now = time.time() if now is None else now
+    journal_state: dict[str, list[dict[str, Any]]] = {}
+    resumed = False
+    recovered: list[str] = []
+    if execute:
+        if run_id is None:
+            run_id = find_unfinished_run(plan, ctx)
+        if run_id is not None:
+            journal_state, recovered = _recover(plan, ctx, run_id)
+            resumed = True
+    run_id = run_id or new_run_id()
+    run = _Run(plan, ctx, run_id) if execute else None
+
+    ended: dict[str, dict[str, Any]] = {}
+    started: set[str] = set()
+    moved_by_action: dict[str, list[dict[str, Any]]] = {}
+    for records in journal_state.values():
+        done = {r["seq"] for r in records if r["op"] == "done"}
+        restored = {r["seq"] for r in records if r["op"] == "restore_done"}
+        for r in records:
+            if r["op"] == "action_end":
+                ended[r["action_id"]] = r
+            elif r["op"] == "action":
+                started.add(r["action_id"])
+            elif r["op"] == "intent" and r["n"] in done and r["n"] not in restored:
+                moved_by_action.setdefault(r["action_id"], []).append(r)
+
+    results: list[ActionResult] = []
+    n_actions = 0
+    n_bytes = 0
+    for la in plan.actions:
+        if la.tampered or la.action is None:
+            results.append(ActionResult(la.uri, "skipped", f"refused: {la.tampered}", 0,
+                                        str(la.raw.get("action", "")), str(la.raw.get("id", ""))))
+            continue
+        a = la.action
+        if a.id in ended:
+            r = ended[a.id]
+            results.append(ActionResult(a.uri, r["status"], r["reason"], int(r.get("bytes", 0)), a.action, a.id,
+                                        int(r.get("files", 0))))
+            continue
+        if a.action in NOT_IMPLEMENTED:
+            results.append(ActionResult(a.uri, "skipped", "not implemented in this version", 0, a.action, a.id))
+            continue
+        moved_recs = moved_by_action.get(a.id, [])
+        moved = frozenset(_moved_rel(a, r) for r in moved_recs)
+        try:
+            checked = _revalidate(a, plan, ctx, rules, now, moved)
+        except Refused as exc:
+            res = ActionResult(a.uri, "skipped", f"refused: {exc}", 0, a.action, a.id)
+            if run is not None and moved_recs:
+                res = _roll_back(run, a, moved_recs, f"refused on resume: {exc}")
+            results.append(res)
+            continue
+        except Changed as exc:
+            res = ActionResult(a.uri, "skipped", f"changed since the plan: {exc}", 0, a.action, a.id)
+            if run is not None and moved_recs:
+                res = _roll_back(run, a, moved_recs, f"changed during the interrupted run: {exc}")
+            results.append(res)
+            continue
+        except StorageError as exc:
+            results.append(ActionResult(a.uri, "failed", f"cannot check: {exc}", 0, a.action, a.id))
+            continue
+        if a.id not in started:
+            if n_actions + 1 > rules.max_actions_per_run:
+                results.append(ActionResult(a.uri, "skipped", f"over the run's limit of {rules.max_actions_per_run} "
+                                            "actions (max_actions_per_run)", 0, a.action, a.id))
+                continue
+            if n_bytes + a.bytes > rules.max_bytes_per_run:
+                results.append(ActionResult(a.uri, "skipped", f"over the run's limit of {rules.max_bytes_per_run:,} "
+                                            "bytes (max_bytes_per_run)", 0, a.action, a.id))
+                continue
+        n_actions += 1
+        n_bytes += a.bytes
+        if run is None:
+            results.append(_dry_run(a, checked, ctx, rules))
+            continue
+        try:
+            if a.action == "vacuum":
+                res = _vacuum(run, a, checked, rules, resumed_moves=moved_recs)
+            else:
+                res = _quarantine(run, a, checked, moved, already=moved_recs)
+        except RotscanError as exc:
+            res = ActionResult(a.uri, "failed", str(exc), 0, a.action, a.id)
+            j = run.journal(checked.root)
+            j.write("action_end", action_id=a.id, status="failed", reason=str(exc), bytes=0, files=0)
+            run.audit(checked.root).record(a.action, run_id=run.run_id, uri=a.uri, status="failed", reason=str(exc))
+        results.append(res)
+        ctx.progress(f"{res.status}: {a.action} {a.uri} ({res.reason})")
+    if run is not None:
+        run.finish()
+    return ApplyReport(run_id=run_id, dry_run=not execute, actions=results, resumed=resumed, recovered=recovered)
+
+
+def _moved_rel(a: PlanAction, rec: dict[str, Any]) -> str:
+    src = parse(rec["src"])
+    base = parse(a.uri)
+    return src.relative_to(base) if src.is_within(base) else str(src)
+
+
+def _dry_run(a: PlanAction, checked: _Checked, ctx: CleanupContext, rules: SafetyRules) -> ActionResult:
+    if a.action == "vacuum":
+        files, nbytes = _vacuum_candidates(ctx, checked)
+        how = "move to quarantine" if rules.vacuum_mode == "quarantine" else "let VACUUM delete"
+        return ActionResult(a.uri, "done", f"dry run: would {how} {len(files):,} file(s) VACUUM lists "
+                            f"({nbytes:,} bytes; VACUUM DRY RUN, retention {_retention(ctx, checked):g} h)",
+                            nbytes, a.action, a.id, len(files))
+    verb = "move to quarantine" if a.action == "quarantine" else "delete (via quarantine)"
+    return ActionResult(a.uri, "done", f"dry run: would {verb} {_what(a)}", a.bytes, a.action, a.id,
+                        len(a.fingerprint.files))
+
+
+def _quarantine(run: _Run, a: PlanAction, checked: _Checked, moved: frozenset[str],
+                already: list[dict[str, Any]]) -> ActionResult:
+    j = run.journal(checked.root)
+    mover = run.mover(checked.root)
+    storage = checked.storage
+    uri = checked.uri
+    if not already:
+        j.write("action", action_id=a.id, uri=a.uri, action=a.action, kinds=list(a.kinds), rel=a.rel,
+                is_dir=a.fingerprint.is_dir, dirs=list(a.fingerprint.dirs), bytes=a.bytes)
+    done_recs = list(already)
+    for f in a.fingerprint.files:
+        if f.rel in moved:
+            continue
+        src = _child(uri, f.rel)
+        dst = _child(j.layout.quarantine, _rel_join(a.rel, f.rel))
+        try:
+            done_recs.append(mover.move(a.id, src, dst, f))
+        except Changed as exc:
+            return _roll_back(run, a, done_recs, f"changed while moving: {exc}", root=checked.root)
+    # Remove the emptied directories, deepest first; a directory that is not empty now holds new data.
+    left = []
+    if a.fingerprint.is_dir:
+        for d in sorted(a.fingerprint.dirs, key=lambda d: -d.count("/")) + [""]:
+            target = _child(uri, d)
+            try:
+                storage.delete(target)
+            except VanishedError:
+                pass
+            except StorageError:
+                left.append(d or ".")
+    nbytes = sum(int(r["size"]) for r in done_recs)
+    reason = "moved to quarantine" if a.action == "quarantine" else "moved to quarantine (deleted for good by purge)"
+    if left:
+        reason += f"; directories left in place because new files appeared: {', '.join(left[:3])}"
+    j.write("action_end", action_id=a.id, status="done", reason=reason, bytes=nbytes, files=len(done_recs))
+    run.audit(checked.root).record(a.action, run_id=run.run_id, uri=a.uri, bytes=nbytes, status="done", reason=reason,
+                                   files=len(done_recs), kinds=list(a.kinds), finding_ids=list(a.finding_ids),
+                                   quarantine=str(_child(j.layout.quarantine, a.rel)))
+    return ActionResult(a.uri, "done", reason, nbytes, a.action, a.id, len(done_recs))
+
+
+def _roll_back(run: _Run, a: PlanAction, done_recs: list[dict[str, Any]], why: str,
+               root: Uri | None = None) -> ActionResult:
+    """Put back the files of a half-done action (it is then as if it never started)."""
+    root = root or parse(a.root)
+    j = run.journal(root)
+    failed = 0
+    for rec in reversed(done_recs):
+        status, _ = move_back(j.storage, rec, run.mover(root).mode, j)
+        failed += status != "done"
+    if failed:
+        reason = f"{why}; {failed} file(s) could not be moved back and stay in quarantine (see `rotscan restore`)"
+        status = "failed"
+    else:
+        reason = f"{why}; {len(done_recs)} file(s) already moved were put back" if done_recs else why
+        status = "skipped"
+    # the directories of the action were never removed (that happens only after every file moved)
+    j.write("action_end", action_id=a.id, status=status, reason=reason, bytes=0, files=0)
+    run.audit(root).record(a.action, run_id=run.run_id, uri=a.uri, status=status, reason=reason)
+    return ActionResult(a.uri, status, reason, 0, a.action, a.id)
+
+
+def _retention(ctx: CleanupContext, checked: _Checked) -> float:
+    from rotscan.crawl.delta_log import read_snapshot
+
+    return read_snapshot(checked.storage, checked.uri).retention_hours
+
+
+def _vacuum_candidates(ctx: CleanupContext, checked: _Checked) -> tuple[list[fpmod.FileState], int]:
+    """The files VACUUM (DRY RUN, table retention) lists, minus anything live or in the log."""
+    from rotscan.cleanup.vacuum import vacuum_dry_run
+    from rotscan.crawl.delta_log import read_snapshot
+
+    snap = read_snapshot(checked.storage, checked.uri)
+    listed = vacuum_dry_run(ctx.spark(need_s3a=checked.uri.scheme == "s3a"), checked.uri, snap.retention_hours)
+    out: list[fpmod.FileState] = []
+    for u in listed:
+        if not u.is_within(checked.uri) or u == checked.uri:
+            continue
+        rel = u.relative_to(checked.uri)
+        if str(u) in snap.adds or rel.startswith(fpmod.DELTA_LOG + "/") or rel == fpmod.DELTA_LOG:
+            continue  # never move a live file or the log, whatever a dry run says
+        st = fpmod.file_state(checked.storage, u)
+        if st is not None:
+            out.append(fpmod.FileState(rel, st.size, st.mtime))
+    return out, sum(f.size for f in out)
+
+
+def _vacuum(run: _Run, a: PlanAction, checked: _Checked, rules: SafetyRules,
+            resumed_moves: list[dict[str, Any]]) -> ActionResult:
+    j = run.journal(checked.root)
+    ctx = run.ctx
+    retention = _retention(ctx, checked)
+    if rules.vacuum_mode == "delta":
+        from rotscan.cleanup.vacuum import vacuum
+
+        before = fpmod.take(checked.storage, checked.uri)
+        j.write("action", action_id=a.id, uri=a.uri, action=a.action, kinds=list(a.kinds), rel=a.rel,
+                mode="delta", retention_hours=retention)
+        vacuum(ctx.spark(need_s3a=checked.uri.scheme == "s3a"), checked.uri, retention)
+        after = fpmod.take(checked.storage, checked.uri)
+        gone = sorted(set(before.files) - set(after.files), key=lambda f: f.rel)
+        gone = [f for f in gone if not f.rel.startswith(fpmod.DELTA_LOG + "/")]
+        nbytes = sum(f.size for f in gone)
+        reason = f"VACUUM (retention {retention:g} h) deleted {len(gone):,} file(s) permanently"
+        j.write("vacuum_deleted", action_id=a.id, files=[f.to_list() for f in gone], bytes=nbytes)
+        j.write("action_end", action_id=a.id, status="done", reason=reason, bytes=nbytes, files=len(gone))
+        run.audit(checked.root).record("vacuum", run_id=run.run_id, uri=a.uri, bytes=nbytes, reason=reason,
+                                       deleted=[f.rel for f in gone], retention_hours=retention)
+        return ActionResult(a.uri, "done", reason, nbytes, a.action, a.id, len(gone))
+    moved = frozenset(_moved_rel(a, r) for r in resumed_moves)
+    files, _ = _vacuum_candidates(ctx, checked)
+    if not resumed_moves:
+        j.write("action", action_id=a.id, uri=a.uri, action=a.action, kinds=list(a.kinds), rel=a.rel,
+                mode="quarantine", retention_hours=retention, dirs=[], is_dir=True,
+                listed=[f.to_list() for f in files])
+    mover = run.mover(checked.root)
+    done_recs = list(resumed_moves)
+    for f in files:
+        if f.rel in moved:
+            continue
+        try:
+            done_recs.append(mover.move(a.id, _child(checked.uri, f.rel),
+                                        _child(j.layout.quarantine, _rel_join(a.rel, f.rel)), f))
+        except Changed:
+            continue  # a file VACUUM listed changed or vanished: leave it alone
+    nbytes = sum(int(r["size"]) for r in done_recs)
+    reason = (f"moved the {len(done_recs):,} file(s) VACUUM (retention {retention:g} h) would delete to quarantine")
+    j.write("action_end", action_id=a.id, status="done", reason=reason, bytes=nbytes, files=len(done_recs))
+    run.audit(checked.root).record("vacuum", run_id=run.run_id, uri=a.uri, bytes=nbytes, reason=reason,
+                                   files=len(done_recs), retention_hours=retention)
+    return ActionResult(a.uri, "done", reason, nbytes, a.action, a.id, len(done_recs))
+
+
+# -- resuming an interrupted run -------------------------------------------------------------------
+
+def _plan_roots(plan: LoadedPlan) -> list[Uri]:
+    return [parse(r) for r in plan.roots]
+
+
+def find_unfinished_run(plan: LoadedPlan, ctx: CleanupContext) -> str | None:
+    """The id of a run of this plan that started and never ended, if any."""
+    for root in _plan_roots(plan):
+        storage = ctx.storage(root)
+        for rid in sorted(list_runs(storage, root), reverse=True):
+            records = read_journal(storage, RunLayout(root, rid))
+            if not records:
+                continue
+            first = records[0]
+            if first.get("op") == "run" and first.get("plan_id") == plan.plan_id and \
+                    not any(r["op"] == "end" for r in records):
+                return rid
+    return None
+
+
+def _recover(plan: LoadedPlan, ctx: CleanupContext, run_id: str) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Resolve every move with an intent and no outcome; returns the journal of each root."""
+    state: dict[str, list[dict[str, Any]]] = {}
+    notes: list[str] = []
+    for root in _plan_roots(plan):
+        storage = ctx.storage(root)
+        layout = RunLayout(root, run_id)
+        records = read_journal(storage, layout)
+        if not records:
+            continue
+        resolved = {r["seq"] for r in records if r["op"] in ("done", "rolled_back", "intent_failed")}
+        pending = [r for r in records if r["op"] == "intent" and r["n"] not in resolved]
+        if pending:
+            j = Journal(storage, layout)
+            for rec in pending:
+                outcome, why = resolve_intent(storage, rec)
+                op = {"done": "done", "rolled_back": "rolled_back"}.get(outcome, "intent_failed")
+                j.write(op, seq=rec["n"], action_id=rec["action_id"], recovered=why)
+                notes.append(f"{rec['src']}: {outcome} ({why})")
+            records = read_journal(storage, layout)
+        state[str(root)] = records
+    return state, notes
+
+
+def load_run_plan(ctx: CleanupContext, roots: list[Uri], run_id: str) -> LoadedPlan:
+    """The plan a run executed, from the copy kept in its run directory."""
+    for root in roots:
+        storage = ctx.storage(root)
+        layout = RunLayout(root, run_id)
+        if storage.exists(layout.plan):
+            with storage.open_read(layout.plan) as fh:
+                return load_plan_doc(json.loads(fh.read()))
+    raise PlanError(f"run {run_id} not found under {', '.join(str(r) for r in roots)}")

@@ -1,0 +1,81 @@
+"""``purge``: the only permanent deletion — quarantined runs older than a duration.
+
+A run's age is the time it ended (its journal's ``end`` record). Unfinished runs are never purged
+(resume or restore them first). The run's journal stays (it is small and is the record of what was
+deleted); its quarantine directory goes, and the audit log records every purge with its bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from rotscan.cleanup.apply import ActionResult, CleanupContext
+from rotscan.cleanup.audit import AuditLog
+from rotscan.cleanup.journal import Journal, RunLayout, list_runs, read_journal
+from rotscan.errors import ConfigError
+from rotscan.models import iso, now_utc, parse_iso
+from rotscan.uri import Uri
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``2w``, ``45s``."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ConfigError(f"invalid duration {text!r} (use e.g. 30d, 12h, 90m)")
+    return timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2).lower()])
+
+
+@dataclass
+class PurgeReport:
+    dry_run: bool
+    older_than: str
+    runs: list[ActionResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "older_than": self.older_than, "runs": [r.to_dict() for r in self.runs]}
+
+
+def purge(ctx: CleanupContext, roots: list[Uri], older_than: timedelta, *, dry_run: bool = False,
+          label: str = "") -> PurgeReport:
+    now = now_utc()
+    report = PurgeReport(dry_run=dry_run, older_than=label or str(older_than))
+    for root in roots:
+        storage = ctx.storage(root)
+        for run_id in list_runs(storage, root):
+            layout = RunLayout(root, run_id)
+            records = read_journal(storage, layout)
+            where = str(layout.quarantine)
+            if any(r["op"] == "purged" for r in records):
+                continue
+            end = next((r for r in reversed(records) if r["op"] == "end"), None)
+            if end is None:
+                if records:
+                    report.runs.append(ActionResult(where, "skipped", "run not finished; resume or restore it first",
+                                                    0, "purge", run_id))
+                continue
+            ended = parse_iso(end["time"])
+            if ended is None or now - ended < older_than:
+                continue
+            done = {r["seq"] for r in records if r["op"] == "done"}
+            restored = {r["seq"] for r in records if r["op"] == "restore_done"}
+            held = [r for r in records if r["op"] == "intent" and r["n"] in done and r["n"] not in restored]
+            nbytes = sum(int(r["size"]) for r in held)
+            if dry_run:
+                report.runs.append(ActionResult(where, "done", f"dry run: would delete {len(held):,} quarantined "
+                                                f"file(s) permanently (run ended {iso(ended)})", nbytes, "purge",
+                                                run_id, len(held)))
+                continue
+            if storage.exists(layout.quarantine):
+                storage.delete(layout.quarantine, recursive=True)
+            Journal(storage, layout).write("purged", user=ctx.user, bytes=nbytes, files=len(held))
+            reason = f"deleted {len(held):,} quarantined file(s) permanently (run ended {iso(ended)})"
+            AuditLog(storage, root, ctx.user, ctx.host).record("purge", run_id=run_id, uri=where, bytes=nbytes,
+                                                               reason=reason, files=len(held))
+            report.runs.append(ActionResult(where, "done", reason, nbytes, "purge", run_id, len(held)))
+    return report

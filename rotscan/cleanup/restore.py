@@ -1,0 +1,114 @@
+"""``restore``: put back, byte for byte, everything one run quarantined.
+
+The run's journal (kept with the lake under ``<root>/_rotscan/runs/<run_id>/``) lists every file
+moved, with its size, mtime and SHA-256. Each is moved back and verified; a path that now holds
+other data is refused for that file rather than overwritten. Restoring is idempotent and safe to
+rerun after a crash (an interrupted restore is journaled too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotscan.cleanup.apply import ActionResult, CleanupContext
+from rotscan.cleanup.audit import AuditLog
+from rotscan.cleanup.journal import Journal, RunLayout, read_journal
+from rotscan.errors import RotscanError
+from rotscan.uri import Uri, parse
+
+
+class RunNotFoundError(RotscanError):
+    """No run with this id under the given roots."""
+
+
+@dataclass
+class RestoreReport:
+    run_id: str
+    actions: list[ActionResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "actions": [a.to_dict() for a in self.actions]}
+
+    @property
+    def ok(self) -> bool:
+        return all(a.status == "done" for a in self.actions)
+
+
+def find_run_roots(ctx: CleanupContext, roots: list[Uri], run_id: str) -> list[Uri]:
+    out = [r for r in roots if ctx.storage(r).exists(RunLayout(r, run_id).run_dir)]
+    if not out:
+        raise RunNotFoundError(f"run {run_id} not found under {', '.join(str(r) for r in roots) or 'any root'}")
+    return out
+
+
+def restore_run(ctx: CleanupContext, roots: list[Uri], run_id: str) -> RestoreReport:
+    report = RestoreReport(run_id)
+    for root in find_run_roots(ctx, roots, run_id):
+        report.actions.extend(_restore_root(ctx, root, run_id))
+    return report
+
+
+def _restore_root(ctx: CleanupContext, root: Uri, run_id: str) -> list[ActionResult]:
+    storage = ctx.storage(root)
+    layout = RunLayout(root, run_id)
+    records = read_journal(storage, layout)
+    purged = [r for r in records if r["op"] == "purged"]
+    if purged:
+        raise RotscanError(f"run {run_id} under {root} was purged at {purged[0]['time']}; nothing left to restore")
+    if records and not any(r["op"] == "end" for r in records):
+        from rotscan.cleanup.apply import _recover, load_run_plan
+
+        _recover(load_run_plan(ctx, [root], run_id), ctx, run_id)  # finish or undo half-done moves first
+        records = read_journal(storage, layout)
+    journal = Journal(storage, layout)
+    audit = AuditLog(storage, root, ctx.user, ctx.host)
+    journal.write("restore_start", user=ctx.user)
+    done = {r["seq"] for r in records if r["op"] == "done"}
+    restored = {r["seq"] for r in records if r["op"] == "restore_done"}
+    pending = {r["seq"] for r in records if r["op"] == "restore_intent"} - restored
+    mode = "rename" if storage.atomic_rename else "copy"
+    actions = {r["action_id"]: r for r in records if r["op"] == "action"}
+    out: list[ActionResult] = []
+    for action_id, act in actions.items():
+        moves = [r for r in records if r["op"] == "intent" and r["n"] in done and r["action_id"] == action_id]
+        if act.get("mode") == "delta":
+            out.append(ActionResult(act["uri"], "skipped", "VACUUM deleted these files permanently "
+                                    "(vacuum_mode = delta); nothing to restore", 0, act["action"], action_id))
+            continue
+        if act.get("is_dir"):
+            base = parse(act["uri"])
+            if act.get("action") != "vacuum":
+                storage.mkdirs(base)
+            for d in act.get("dirs") or ():
+                target = base
+                for part in d.split("/"):
+                    target = target.child(part)
+                storage.mkdirs(target)
+        nbytes = 0
+        problems: list[str] = []
+        for rec in moves:
+            if rec["n"] in restored:
+                nbytes += int(rec["size"])
+                continue
+            status, why = _move_back(storage, rec, mode, journal, rec["n"] in pending)
+            if status == "done":
+                nbytes += int(rec["size"])
+            else:
+                problems.append(f"{parse(rec['src']).name}: {why}")
+        if problems:
+            failed = any("missing" in p or "does not verify" in p for p in problems)
+            status = "failed" if failed else "skipped"
+            reason = f"{len(moves) - len(problems)} of {len(moves)} file(s) restored; " + "; ".join(problems[:3])
+        else:
+            status, reason = "done", f"restored {len(moves):,} file(s) byte for byte"
+        audit.record("restore", run_id=run_id, uri=act["uri"], bytes=nbytes, status=status, reason=reason)
+        out.append(ActionResult(act["uri"], status, reason, nbytes, act["action"], action_id, len(moves)))
+    journal.write("restore_end", user=ctx.user)
+    return out
+
+
+def _move_back(storage: Any, rec: dict[str, Any], mode: str, journal: Journal, pending: bool) -> tuple[str, str]:
+    from rotscan.cleanup.quarantine import move_back
+
+    return move_back(storage, rec, mode, journal, pending=pending)
