@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
-from rotscan.usage.events import AccessEvent, ParsedSource, first_str, parse_time, to_uri
+from rotscan.usage.events import AccessEvent, ParsedSource, dict_at, first_str, parse_time, str_at, to_uri
 
 SOURCE = "cloudtrail"
 READ_EVENTS = {"GetObject", "HeadObject", "SelectObjectContent"}
@@ -88,7 +88,7 @@ def parse_cloudtrail_text(text: str, path: str) -> ParsedSource:
         kind = "read" if name in READ_EVENTS else "write" if name in WRITE_EVENTS else None
         if kind is None:
             continue
-        params = record.get("requestParameters") if isinstance(record.get("requestParameters"), dict) else {}
+        params = dict_at(record, "requestParameters")
         uri = _object(params.get("bucketName"), params.get("key"))
         if uri is None:
             uri = _from_resources(record.get("resources"))
@@ -97,7 +97,7 @@ def parse_cloudtrail_text(text: str, path: str) -> ParsedSource:
             continue
         actor = _actor(record.get("userIdentity"))
         success = not record.get("errorCode")
-        run_id = record.get("requestID") if isinstance(record.get("requestID"), str) else None
+        run_id = str_at(record, "requestID")
         inputs: tuple[str, ...] = ()
         copy_source = params.get("x-amz-copy-source")
         if name == "CopyObject" and isinstance(copy_source, str):

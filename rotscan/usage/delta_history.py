@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rotscan.usage.events import AccessEvent, ParsedSource, first_str, from_epoch, to_uri
+from rotscan.usage.events import AccessEvent, ParsedSource, dict_at, first_str, from_epoch, to_uri
 
 SOURCE = "delta_history"
 _COMMIT = re.compile(r"^(\d{20})\.json$")
@@ -82,7 +82,7 @@ def parse_delta_commit_lines(lines: Iterable[str], path: str, *, table_uri: str,
         source.notes.append(f"maintenance commit not counted as a write: {operation}"
                             + (f" (version {version})" if version is not None else ""))
         return source
-    job_info = info.get("job") if isinstance(info.get("job"), dict) else {}
+    job_info = dict_at(info, "job")
     job = first_str(job_info, "jobName", "jobId") or first_str(info, "engineInfo", "clientVersion") or operation
     actor = first_str(info, "userName", "userId")
     run_id = first_str(info, "txnId") or first_str(job_info, "runId")

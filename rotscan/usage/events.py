@@ -196,3 +196,21 @@ def first_str(mapping: Mapping[str, Any], *keys: str) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def dict_at(obj: Any, key: str) -> dict[str, Any]:
+    """``obj[key]`` when ``obj`` is a mapping and that value is a dict, else ``{}``."""
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, dict) else {}
+
+
+def list_at(obj: Any, key: str) -> list[Any]:
+    """``obj[key]`` when ``obj`` is a mapping and that value is a list, else ``[]``."""
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, list) else []
+
+
+def str_at(obj: Any, key: str) -> str | None:
+    """``obj[key]`` when it is a string, else ``None``."""
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, str) else None

@@ -30,7 +30,16 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from rotscan.usage.events import AccessEvent, ParsedSource, first_str, parse_time, to_uri
+from rotscan.usage.events import (
+    AccessEvent,
+    ParsedSource,
+    dict_at,
+    first_str,
+    list_at,
+    parse_time,
+    str_at,
+    to_uri,
+)
 
 SOURCE = "openlineage"
 _TERMINAL = {"COMPLETE": True, "FAIL": False, "ABORT": False}
@@ -118,21 +127,21 @@ def read_openlineage(path: str, text: str | None = None) -> ParsedSource:
 
 def _run_ids(event: dict[str, Any]) -> tuple[str | None, list[str]]:
     """The event's runId and those of its parent and root runs."""
-    run = event.get("run") if isinstance(event.get("run"), dict) else {}
-    run_id = run.get("runId") if isinstance(run.get("runId"), str) else None
+    run = dict_at(event, "run")
+    run_id = str_at(run, "runId")
     related: list[str] = []
-    facets = run.get("facets") if isinstance(run.get("facets"), dict) else {}
-    parent = facets.get("parent") if isinstance(facets.get("parent"), dict) else {}
-    for holder in (parent, parent.get("root") if isinstance(parent.get("root"), dict) else {}):
-        prun = holder.get("run") if isinstance(holder.get("run"), dict) else {}
+    facets = dict_at(run, "facets")
+    parent = dict_at(facets, "parent")
+    for holder in (parent, dict_at(parent, "root")):
+        prun = dict_at(holder, "run")
         if isinstance(prun.get("runId"), str):
             related.append(prun["runId"])
     return run_id, related
 
 
 def _user_of(event: dict[str, Any]) -> str | None:
-    run = event.get("run") if isinstance(event.get("run"), dict) else {}
-    facets = run.get("facets") if isinstance(run.get("facets"), dict) else {}
+    run = dict_at(event, "run")
+    facets = dict_at(run, "facets")
     details = facets.get("spark_applicationDetails")
     if isinstance(details, dict):
         return first_str(details, "userName", "user")
@@ -153,7 +162,7 @@ def _parse_events(events: Iterable[dict[str, Any]], source: ParsedSource) -> Non
             source.bad_lines += 1
             continue
         source.observe(when)
-        event_type = event.get("eventType") if isinstance(event.get("eventType"), str) else "OTHER"
+        event_type = (str_at(event, "eventType") or "OTHER")
         event_type = event_type.upper()
         run_id, related = _run_ids(event)
         user = _user_of(event)
@@ -200,9 +209,9 @@ def _datasets(items: Any, source: ParsedSource) -> list[tuple[str, str | None]]:
         uri, table = dataset_uri(item.get("namespace"), item.get("name"))
         if uri is None:
             continue
-        facets = item.get("facets") if isinstance(item.get("facets"), dict) else {}
-        symlinks = facets.get("symlinks") if isinstance(facets.get("symlinks"), dict) else {}
-        identifiers = symlinks.get("identifiers") if isinstance(symlinks.get("identifiers"), list) else []
+        facets = dict_at(item, "facets")
+        symlinks = dict_at(facets, "symlinks")
+        identifiers = list_at(symlinks, "identifiers")
         path_dataset = table is None
         for ident in identifiers:
             if not isinstance(ident, dict) or not isinstance(ident.get("name"), str):

@@ -43,7 +43,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rotscan.usage.events import AccessEvent, ParsedSource, from_epoch, to_uri
+from rotscan.usage.events import AccessEvent, ParsedSource, dict_at, from_epoch, str_at, to_uri
 
 SOURCE = "spark_eventlog"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -216,9 +216,9 @@ def parse_spark_eventlog_lines(lines: Iterable[str], path: str, *, source: Parse
 def _handle(event: dict[str, Any], state: _State, source: ParsedSource) -> None:
     name = event["Event"]
     if name == "SparkListenerApplicationStart":
-        state.app_name = event.get("App Name") if isinstance(event.get("App Name"), str) else state.app_name
-        state.app_id = event.get("App ID") if isinstance(event.get("App ID"), str) else state.app_id
-        state.user = event.get("User") if isinstance(event.get("User"), str) else state.user
+        state.app_name = (str_at(event, "App Name") or state.app_name)
+        state.app_id = (str_at(event, "App ID") or state.app_id)
+        state.user = (str_at(event, "User") or state.user)
         source.observe(from_epoch(event.get("Timestamp")))
     elif name == "SparkListenerApplicationEnd":
         source.observe(from_epoch(event.get("Timestamp")))
@@ -234,7 +234,7 @@ def _handle(event: dict[str, Any], state: _State, source: ParsedSource) -> None:
         when = from_epoch(event.get("time"))
         source.observe(when)
         ex = _Execution(id=exec_id, root=int(root) if isinstance(root, int) and root >= 0 else exec_id, time=when,
-                        description=event.get("description") if isinstance(event.get("description"), str) else "")
+                        description=(str_at(event, "description") or ""))
         plan = event.get("sparkPlanInfo")
         if isinstance(plan, dict):
             _walk_plan(plan, ex, state)
@@ -244,22 +244,22 @@ def _handle(event: dict[str, Any], state: _State, source: ParsedSource) -> None:
         state.executions[exec_id] = ex
     elif name.endswith("SQLExecutionEnd"):
         exec_id = int(event["executionId"])
-        ex = state.executions.get(exec_id)
+        ended = state.executions.get(exec_id)
         when = from_epoch(event.get("time"))
         source.observe(when)
-        if ex is not None:
-            ex.ended = True
-            ex.end = when
+        if ended is not None:
+            ended.ended = True
+            ended.end = when
             error = event.get("errorMessage")
-            ex.error = error if isinstance(error, str) and error.strip() else None
+            ended.error = error if isinstance(error, str) and error.strip() else None
 
 
 def _walk_plan(node: dict[str, Any], ex: _Execution, state: _State, depth: int = 0) -> None:
     if depth > 500:
         return
-    node_name = node.get("nodeName") if isinstance(node.get("nodeName"), str) else ""
-    simple = node.get("simpleString") if isinstance(node.get("simpleString"), str) else ""
-    metadata = node.get("metadata") if isinstance(node.get("metadata"), dict) else {}
+    node_name = (str_at(node, "nodeName") or "")
+    simple = (str_at(node, "simpleString") or "")
+    metadata = dict_at(node, "metadata")
     location = metadata.get("Location")
     if isinstance(location, str):
         ex.reads += _location_paths(location, state)
