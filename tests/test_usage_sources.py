@@ -74,6 +74,8 @@ def test_openlineage_events_lines_array_and_single_object() -> None:
     assert src.aliases == {"sales.orders": "s3a://lake/warehouse/orders"}
     cov = src.coverage()
     assert (cov.start, cov.end) == (T0, datetime(2026, 11, 20, 6, 2, tzinfo=timezone.utc))
+    assert cov.notes == ("1 runs with only a START event (not counted as access; openlineage-spark emits these "
+                         "for Spark's own file-listing jobs)",)
 
     as_array = parse_openlineage_text(json.dumps(events[:4]), "ol.json")
     assert [e.kind for e in as_array.events] == ["read", "write"]
@@ -400,3 +402,10 @@ def test_generic_export_with_a_column_mapping(tmp_path: Path) -> None:
     assert src.bad_lines == 2
     unknown = read_audit_export(tmp_path / "access.csv")
     assert not unknown.recognised and unknown.warnings
+
+
+def test_openlineage_jar_group_is_optional() -> None:
+    from rotscan.spark.jars import GROUPS, OPTIONAL_GROUPS, maven_coordinate
+
+    assert maven_coordinate("openlineage") == "io.openlineage:openlineage-spark_2.13:1.53.0"
+    assert "openlineage" in OPTIONAL_GROUPS and "openlineage" not in GROUPS  # never resolved/loaded by default

@@ -152,6 +152,7 @@ def _parse_events(events: Iterable[dict[str, Any]], source: ParsedSource) -> Non
     kept: list[tuple[dict[str, Any], str, str | None, list[str]]] = []
     users: dict[str, str] = {}
     terminal_runs: set[tuple[str | None, str]] = set()
+    started_runs: set[tuple[str | None, str]] = set()
     for event in events:
         when = parse_time(event.get("eventTime"))
         job = event.get("job")
@@ -173,8 +174,15 @@ def _parse_events(events: Iterable[dict[str, Any]], source: ParsedSource) -> Non
         job_name = f"{job.get('namespace')}.{job.get('name')}" if isinstance(job.get("name"), str) else None
         if event_type in _TERMINAL:
             terminal_runs.add((run_id, str(job_name)))
+        elif event_type == "START":
+            started_runs.add((run_id, str(job_name)))
         if event_type in _TERMINAL or event_type == "RUNNING":
             kept.append((event, event_type, job_name, [r for r in [run_id, *related] if r]))
+    started = {(rid, job) for rid, job in started_runs if (rid, job) not in terminal_runs}
+    started -= {(ids[0] if ids else None, str(job)) for _, etype, job, ids in kept if etype == "RUNNING"}
+    if started:
+        source.notes.append(f"{len(started)} runs with only a START event (not counted as access; "
+                            "openlineage-spark emits these for Spark's own file-listing jobs)")
     for event, event_type, job_name, run_ids in kept:
         run_id = run_ids[0] if run_ids else None
         if event_type == "RUNNING" and (run_id, str(job_name)) in terminal_runs:

@@ -172,6 +172,8 @@ def read_spark_eventlog(path: str | os.PathLike[str]) -> ParsedSource:
                 source.warn(f"cannot read Spark event log {f}: {exc}", "usage_unreadable")
                 return
 
+    if p.is_file() and p.name.endswith(".inprogress"):
+        source.notes.append("application still running when the log was read (.inprogress)")
     parse_spark_eventlog_lines(lines(), str(p), source=source)
     return source
 
