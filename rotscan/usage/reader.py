@@ -14,6 +14,7 @@ detected per file from its content (:func:`detect_format`), and everything gathe
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import zlib
@@ -140,6 +141,16 @@ def _lines(path: Path, compressed: bool) -> Iterator[str]:
         yield from fh
 
 
+def _first_line_is_json(path: Path, compressed: bool) -> bool:
+    for line in _lines(path, compressed):
+        if line.strip():
+            try:
+                return isinstance(json.loads(line), dict)
+            except ValueError:
+                return False
+    return False
+
+
 def _parse_file(path: Path, kind: str, compressed: bool, column_mapping: Mapping[str, str] | None,
                 hdfs_namenode: str | None) -> ParsedSource:
     p = str(path)
@@ -148,6 +159,8 @@ def _parse_file(path: Path, kind: str, compressed: bool, column_mapping: Mapping
             return spark_eventlog.parse_spark_eventlog_lines(_lines(path, True), p)
         return spark_eventlog.read_spark_eventlog(path)
     if kind == "openlineage":
+        if _first_line_is_json(path, compressed):  # JSON lines: streamed, however large
+            return openlineage.parse_openlineage_lines(_lines(path, compressed), p)
         return openlineage.parse_openlineage_text(_open_text(path, compressed), p)
     if kind == "cloudtrail":
         return cloudtrail.parse_cloudtrail_text(_open_text(path, compressed), p)
