@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from rotscan.usage.events import AccessEvent, ParsedSource, to_uri
 
@@ -29,17 +30,20 @@ SOURCE = "hdfs_audit"
 WRITE_CMDS = {"create", "append", "truncate", "concat"}
 _PREFIX = re.compile(r"^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,6}))?\b.*?\ballowed=")
 _KEYS = ("allowed", "ugi", "ip", "cmd", "src", "dst", "perm", "proto", "callerContext")
+_KEY_SET = frozenset(_KEYS)
 _FIELD_SPLIT = re.compile(r"\t|\s+(?=(?:" + "|".join(_KEYS) + r")=)")
 HEAD_PATTERN = re.compile(r"\ballowed=(?:true|false)\s+ugi=\S")
 
 
 def _fields(line: str) -> dict[str, str]:
-    start = line.find("allowed=")
+    rest = line[line.find("allowed="):]
+    # Tab-separated as the NameNode writes it; else (tabs became spaces) split before each known key.
+    parts = rest.split("\t") if "\t" in rest else _FIELD_SPLIT.split(rest)
     out: dict[str, str] = {}
-    for part in _FIELD_SPLIT.split(line[start:]):
+    for part in parts:
         key, sep, value = part.partition("=")
-        if sep and key.strip() in _KEYS:
-            out[key.strip()] = value.strip()
+        if sep and key in _KEY_SET:
+            out[key] = value.strip()
     return out
 
 
@@ -49,51 +53,58 @@ def _user(ugi: str) -> str | None:
     return ugi.split(" ", 1)[0] or None
 
 
+@lru_cache(maxsize=4096)
+def _second(text: str, offset_minutes: int) -> datetime | None:
+    try:
+        local = datetime.fromisoformat(text.replace(" ", "T"))
+    except ValueError:
+        return None
+    return local.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).astimezone(timezone.utc)
+
+
+@lru_cache(maxsize=65536)
+def _path_uri(base: str, path: str | None) -> str | None:
+    if not path or path == "null" or not path.startswith("/"):
+        return None
+    return to_uri(base + path)
+
+
 def parse_hdfs_audit_lines(lines: Iterable[str], path: str, *, hdfs_namenode: str | None = None,
                            utc_offset_minutes: int = 0) -> ParsedSource:
     source = ParsedSource(kind=SOURCE, path=path)
-    zone = timezone(timedelta(minutes=utc_offset_minutes))
     base = f"hdfs://{hdfs_namenode.strip().strip('/')}" if hdfs_namenode else "hdfs://"
     for line in lines:
         line = line.strip()
         if not line:
             continue
         m = _PREFIX.match(line)
-        if not m:
+        when = _second(m.group(1), utc_offset_minutes) if m else None
+        if m is None or when is None:
             source.bad_lines += 1
             continue
-        try:
-            when = datetime.fromisoformat(m.group(1).replace(" ", "T")).replace(tzinfo=zone)
-            if m.group(2):
-                when = when.replace(microsecond=int((m.group(2) + "000000")[:6]))
-        except ValueError:
-            source.bad_lines += 1
-            continue
-        when = when.astimezone(timezone.utc)
+        if m.group(2):
+            when = when.replace(microsecond=int((m.group(2) + "000000")[:6]))
         fields = _fields(line)
         cmd, src = fields.get("cmd"), fields.get("src")
         if not cmd or src is None or fields.get("allowed") not in ("true", "false"):
             source.bad_lines += 1
             continue
         source.observe(when)
+        if cmd != "open" and cmd != "rename" and cmd not in WRITE_CMDS:
+            continue
         success = fields["allowed"] == "true"
         actor = _user(fields.get("ugi", ""))
         context = fields.get("callerContext")
         job = context if context and context != "null" else None
-
-        def uri_of(p: str | None) -> str | None:
-            if not p or p == "null" or not p.startswith("/"):
-                return None
-            return to_uri(base + p)
-
         if cmd == "open":
-            uri = uri_of(src)
+            uri = _path_uri(base, src)
             if uri:
                 source.add(AccessEvent(time=when, kind="read", uri=uri, actor=actor, job=job, source=SOURCE,
                                        success=success))
-        elif cmd in WRITE_CMDS or cmd == "rename":
-            target = uri_of(fields.get("dst")) if cmd == "rename" else uri_of(src)
-            if target:  # a rename moves data, it does not derive it: no lineage input
-                source.add(AccessEvent(time=when, kind="write", uri=target, actor=actor, job=job, source=SOURCE,
-                                       success=success))
+            continue
+        # a rename moves data, it does not derive it: its src is no lineage input
+        target = _path_uri(base, fields.get("dst") if cmd == "rename" else src)
+        if target:
+            source.add(AccessEvent(time=when, kind="write", uri=target, actor=actor, job=job, source=SOURCE,
+                                   success=success))
     return source
