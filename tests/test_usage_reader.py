@@ -112,6 +112,7 @@ def test_unreadable_and_odd_inputs_become_warnings(tmp_path: Path) -> None:
                        str(tmp_path / "bad.zstd"), str(tmp_path / "empty.log")])
     assert len(data.warnings) == 4
     assert {w.code for w in data.warnings} >= {"corrupt", "usage_empty"}
+    assert any("JVM-only stream format" in w.message for w in data.warnings)
     assert data.events == ()
 
 

@@ -118,8 +118,12 @@ def iter_lines(path: Path, codec: str | None, chunk_size: int = 1 << 20) -> Iter
         return
     import pyarrow as pa
 
-    if codec != "zstd" and not pa.Codec.is_available(codec):
-        raise ValueError(f"pyarrow cannot decompress {codec}")
+    if codec != "zstd":
+        # Spark writes lz4/snappy/lzf through lz4-java's LZ4BlockOutputStream, snappy-java's stream
+        # format and ning-compress: none of them is a format pyarrow (or any pure-Python reader here) knows.
+        raise ValueError(f"{codec}-compressed Spark event logs are written in a JVM-only stream format; "
+                         "rotscan reads plain and zstd event logs (spark.eventLog.compression.codec=zstd, "
+                         "Spark's default)")
     with pa.input_stream(str(path), compression=codec) as stream:
         yield from _split_lines(iter(lambda: stream.read(chunk_size), b""))
 
