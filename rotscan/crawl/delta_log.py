@@ -42,6 +42,7 @@ class AddFile:
     modification_time: float | None
     num_records: int | None
     has_deletion_vector: bool = False
+    deleted_rows: int = 0  # rows a deletion vector marks as deleted (cardinality)
 
 
 @dataclass
@@ -69,6 +70,11 @@ class DeltaSnapshot:
         return float(m.group(1)) * _UNIT_HOURS[m.group(2).lower()]
 
     @property
+    def live_paths(self) -> set[str]:
+        """The URIs of the live data files (one per file, whatever its deletion vectors)."""
+        return {str(a.path) for a in self.adds.values()}
+
+    @property
     def live_bytes(self) -> int:
         return sum(a.size for a in self.adds.values())
 
@@ -78,7 +84,7 @@ class DeltaSnapshot:
         for a in self.adds.values():
             if a.num_records is None:
                 return None
-            total += a.num_records
+            total += a.num_records - a.deleted_rows
         return total
 
 
@@ -113,6 +119,15 @@ def _num_records(stats: Any) -> int | None:
         return None
 
 
+def _file_key(uri: Uri, action: dict[str, Any]) -> str:
+    """A logical file is its path plus its deletion vector (PROTOCOL.md: a DELETE with deletion
+    vectors removes (path, old DV) and adds (path, new DV) in one commit)."""
+    dv = action.get("deletionVector")
+    if not dv:
+        return str(uri)
+    return f"{uri}#dv:{dv.get('storageType')}:{dv.get('pathOrInlineDv')}:{dv.get('offset')}"
+
+
 class _Replayer:
     def __init__(self, snap: DeltaSnapshot) -> None:
         self.snap = snap
@@ -121,7 +136,7 @@ class _Replayer:
         snap = self.snap
         if (add := action.get("add")) is not None:
             uri = _resolve(snap.table, add["path"])
-            key = str(uri)
+            key = _file_key(uri, add)
             mt = add.get("modificationTime")
             snap.adds[key] = AddFile(
                 path=uri,
@@ -129,10 +144,11 @@ class _Replayer:
                 modification_time=None if mt is None else float(mt) / 1000.0,
                 num_records=_num_records(add.get("stats")),
                 has_deletion_vector=bool(add.get("deletionVector")),
+                deleted_rows=int((add.get("deletionVector") or {}).get("cardinality") or 0),
             )
             snap.removed.discard(key)
         elif (rm := action.get("remove")) is not None:
-            key = str(_resolve(snap.table, rm["path"]))
+            key = _file_key(_resolve(snap.table, rm["path"]), rm)
             snap.adds.pop(key, None)
             snap.removed.add(key)
         elif (md := action.get("metaData")) is not None:

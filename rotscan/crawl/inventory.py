@@ -191,7 +191,7 @@ class Inventory:
                                                                       "corrupt")])
         listed = {str(e.uri): e for e in cand.files}
         has_dv = any(a.has_deletion_vector for a in snap.adds.values())
-        live_keys = set(snap.adds)
+        live_keys = snap.live_paths
         stale = [e for k, e in listed.items() if k not in live_keys
                  and not (has_dv and posixpath.basename(k).startswith("deletion_vector_"))]
         missing = [k for k in live_keys if k not in listed]

@@ -52,17 +52,26 @@ def _reader(spark: SparkSession, fmt: str, base_path: str | None) -> Any:
 
 
 def load(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None = None,
-         columns: list[str] | None = None) -> DataFrame:
+         columns: list[str] | None = None, *, multiline: bool = False) -> DataFrame:
     """A DataFrame over the dataset. For CSV, ``columns`` (the header's names, read by the crawler)
     spares Spark a job just to read the header line again."""
     if fmt == "delta":
         return spark.read.format("delta").load(paths[0])
     reader = _reader(spark, fmt, base_path)
+    if multiline:
+        reader = reader.option("multiLine", "true")
     if fmt == "csv" and columns:
         from pyspark.sql.types import StringType, StructField, StructType
 
         reader = reader.schema(StructType([StructField(c, StringType()) for c in columns]))
     return reader.load(paths)
+
+
+def column(name: str) -> Any:
+    """A reference to a top-level column by its exact name (dots, spaces and backticks included)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _row_hash(df: DataFrame, names: list[str], text_source: bool) -> tuple[Any, list[Any]]:
@@ -71,7 +80,8 @@ def _row_hash(df: DataFrame, names: list[str], text_source: bool) -> tuple[Any, 
 
     from rotscan.spark.canonical import value_hash
 
-    values = [value_hash(df[n], n, df.schema[n].dataType, text_source) for n in names]
+    types = {f.name: f.dataType for f in df.schema.fields}
+    values = [value_hash(column(n), n, types[n], text_source) for n in names]
     return reduce(lambda a, b: a.bitwiseXOR(b), values), values
 
 
@@ -173,14 +183,30 @@ def _prepare(spark: SparkSession, job: ProfileJob, sample_target: int) -> _Prepa
     names = [f.name for f in df.schema.fields]
     data_cols = [n for n in names if n != CORRUPT_COLUMN]
     if job.fmt == "json" and not data_cols:
-        raise ReadError("no valid JSON records (every line is malformed)")
+        # not JSON lines: a pretty-printed document or array spanning lines
+        df = load(spark, job.fmt, job.paths, job.base_path, multiline=True)
+        names = [f.name for f in df.schema.fields]
+        data_cols = [n for n in names if n != CORRUPT_COLUMN]
+        if not data_cols:
+            raise ReadError("no valid JSON records (neither JSON lines nor a JSON document)")
     corrupt = 0
     cached = CORRUPT_COLUMN in names
+    if cached and job.fmt == "json":
+        # Some lines did not parse: maybe a JSON document spread over lines ("[", "{...},", "]").
+        # Prefer the multi-line reading when it parses cleanly into at least as many records.
+        df = df.cache()
+        valid = df.filter(column(CORRUPT_COLUMN).isNull()).count()
+        whole = load(spark, job.fmt, job.paths, job.base_path, multiline=True)
+        whole_names = [f.name for f in whole.schema.fields]
+        if whole_names and CORRUPT_COLUMN not in whole_names and whole.count() >= valid:
+            df.unpersist()
+            df, names, cached = whole, whole_names, False
+            data_cols = whole_names
     if cached:
         # Spark refuses queries on raw JSON that touch only the corrupt-record column; cache first.
         df = df.cache()
-        corrupt = df.filter(df[CORRUPT_COLUMN].isNotNull()).count()
-        df = df.filter(df[CORRUPT_COLUMN].isNull()).drop(CORRUPT_COLUMN)
+        corrupt = df.filter(column(CORRUPT_COLUMN).isNotNull()).count()
+        df = df.filter(column(CORRUPT_COLUMN).isNull()).drop(CORRUPT_COLUMN)
     bits = sample_bits_for(job.rows_estimate, sample_target) if job.rows_estimate is not None else 10
     return _Prepared(job, df, data_cols, corrupt, cached, bits)
 
@@ -194,7 +220,7 @@ def _finish(p: _Prepared, rows_out: list[Any], k: int) -> Profile:
     values: dict[str, str] = {}
     if signature.rows > 0 and sum(1 for m in signature.mins if m is not None) == 1:
         # one distinct row hash: every row is the same, so every column is constant or null
-        first = p.frame().select(*p.data_cols).limit(1).collect()[0]
+        first = p.frame().select(*[column(c) for c in p.data_cols]).limit(1).collect()[0]
         null = tuple(c for c in p.data_cols if first[c] is None)
         constant = tuple(c for c in p.data_cols if first[c] is not None)
         values = {c: str(first[c])[:80] for c in constant}
@@ -333,7 +359,7 @@ def projected_signature(spark: SparkSession, fmt: str, paths: list[str], base_pa
         names = [by_canonical[c] for c in columns]
         if CORRUPT_COLUMN in df.columns:
             df = df.cache()
-            df = df.filter(df[CORRUPT_COLUMN].isNull())
+            df = df.filter(column(CORRUPT_COLUMN).isNull())
         bits = sample_bits_for(rows_estimate, sample_target)
         rows_out = signature_frame(df, names, text_source=fmt in TEXT_SOURCES, k=k,
                                    sample_bits=bits).collect()
@@ -348,7 +374,7 @@ def row_hashes(spark: SparkSession, fmt: str, paths: list[str], base_path: str |
     df = load(spark, fmt, paths, base_path)
     if CORRUPT_COLUMN in df.columns:
         df = df.cache()
-        df = df.filter(df[CORRUPT_COLUMN].isNull())
+        df = df.filter(column(CORRUPT_COLUMN).isNull())
     by_canonical = {canonical_name(f.name): f.name for f in df.schema.fields if f.name != CORRUPT_COLUMN}
     h, _ = _row_hash(df, [by_canonical[c] for c in columns], fmt in TEXT_SOURCES)
     return df.select(h.alias("h"))

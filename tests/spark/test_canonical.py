@@ -48,3 +48,27 @@ def test_different_values_and_null_positions_differ(spark, tmp_path: Path) -> No
     assert checksum(spark, "parquet", tmp_path / "same") == one  # row order does not matter
     assert checksum(spark, "parquet", tmp_path / "dup") != one  # which column is null does
     assert checksum(spark, "parquet", tmp_path / "zeros") != one  # "007" is text, not the number 7
+
+
+def test_odd_column_names_and_pretty_printed_json(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    df = spark.createDataFrame([(1, "a"), (2, "b")], "`order.id` INT, `the name` STRING")
+    df.write.parquet(str(tmp_path / "dotted"))
+    (tmp_path / "doc.json").write_text('[\n  {"order.id": 1, "the name": "a"},\n  {"order.id": 2, "the name": "b"}\n]\n')
+    parquet = profile(spark, "parquet", [str(tmp_path / "dotted")])
+    doc = profile(spark, "json", [str(tmp_path / "doc.json")])
+    assert doc.rows == 2 and doc.corrupt_records == 0
+    assert parquet.signature is not None and doc.signature is not None
+    assert parquet.signature.checksum == doc.signature.checksum
+
+
+def test_deletion_vectors_do_not_inflate_row_counts(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from rotscan.crawl.delta_log import read_snapshot
+    from rotscan.storage.local import LocalStorage
+    from rotscan.uri import parse
+
+    path = tmp_path / "dv"
+    spark.range(0, 1000).coalesce(1).write.format("delta") \
+        .option("delta.enableDeletionVectors", "true").save(str(path))
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE id < 100")
+    snap = read_snapshot(LocalStorage(), parse(str(path)))
+    assert snap.num_records == spark.read.format("delta").load(str(path)).count() == 900
