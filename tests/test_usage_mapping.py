@@ -144,3 +144,17 @@ def test_coverage_window() -> None:
     assert coverage_window([]) == (None, None)
     usage_source = cov[1].to_usage_source()
     assert usage_source.to_dict()["events"] == 9 and usage_source.to_dict()["from"].endswith("Z")
+
+
+def test_a_directory_read_counts_for_the_datasets_inside_it() -> None:
+    files = ["file:/lake/exports/a.csv", "file:/lake/exports/b.csv", "file:/lake/exports/sub/c.json"]
+    index = DatasetIndex([*files, "file:/lake/exportsX/d.csv", "s3a://b/exports/e.csv"])
+    assert index.contained("file:/lake/exports/") == tuple(files)
+    assert index.contained("/lake/exports/a.csv") == ()
+    assert index.contained("db.table") == ()
+    spark_read = ev("read", "file:/lake/exports", 1, job="monthly_report")
+    s3_probe = AccessEvent(time=NOW, kind="read", uri="s3a://b/exports", actor="scanner", job=None,
+                           source="s3_access_log")
+    stats, _, unmatched = compute_usage(UsageData(events=(spark_read, s3_probe)), index, NOW)
+    assert sorted(stats) == files and all(s.readers == ("monthly_report",) for s in stats.values())
+    assert unmatched == 1  # an object-level directory key is a probe, not a read of what is below

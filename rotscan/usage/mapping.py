@@ -19,6 +19,7 @@ is unambiguous.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 from collections.abc import Iterable, Mapping
 
@@ -50,6 +51,7 @@ class DatasetIndex:
             if uri is None:
                 continue
             self._by_root.setdefault((uri.scheme, uri.authority), {})[uri.path] = str(uri)
+        self._sorted: dict[tuple[str, str], list[str]] = {}
         self._aliases: dict[tuple[str, ...], str] = {}
         self._short: dict[tuple[str, ...], set[str]] = {}
         for name, target in (aliases or {}).items():
@@ -101,6 +103,30 @@ class DatasetIndex:
             return found.pop() if len(found) == 1 else None
         paths = self._by_root.get((uri.scheme, uri.authority))
         return None if paths is None else self._longest(paths, uri.path)
+
+    def contained(self, uri: str) -> tuple[str, ...]:
+        """The datasets that lie strictly below a directory path (a read of ``/lake/exports`` reads
+        every standalone file dataset in it), sorted; ``()`` for a table name or a non-path."""
+        parsed = _parse(uri) if isinstance(uri, str) and uri.strip() else None
+        if parsed is None:
+            return ()
+        prefix = parsed.path.rstrip("/") + "/"
+        roots = [(parsed.scheme, parsed.authority)] if parsed.scheme == "file" or parsed.authority else \
+            [r for r in self._by_root if r[0] == parsed.scheme]
+        found: set[str] = set()
+        for root in roots:
+            paths = self._sorted_paths(root)
+            i = bisect.bisect_left(paths, prefix)
+            while i < len(paths) and paths[i].startswith(prefix):
+                found.add(self._by_root[root][paths[i]])
+                i += 1
+        return tuple(sorted(found))
+
+    def _sorted_paths(self, root: tuple[str, str]) -> list[str]:
+        cached = self._sorted.get(root)
+        if cached is None:
+            cached = self._sorted[root] = sorted(self._by_root.get(root, {}))
+        return cached
 
     @staticmethod
     def _longest(paths: Mapping[str, str], path: str) -> str | None:

@@ -5,17 +5,22 @@ Only successful events count towards the statistics. A reader or writer is named
 the source gives one, else by its actor (user/principal). Lineage edges come from writes that
 carry the run's inputs; an input that maps to no dataset (gone from the lake, or outside it) stays
 in the graph under its own canonical URI, so that rules can tell that an upstream no longer exists.
+
+A path that lies in no dataset but is a directory holding datasets (a Spark read of
+``/lake/exports``, where every export file is a dataset) counts for each of them — missing a read
+would make used data look unread — for lineage/Spark/audit sources only: in object-level logs (S3,
+CloudTrail, HDFS audit) a directory key is a marker or an existence probe.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rotscan.models import iso, parse_iso
-from rotscan.usage.events import SourceCoverage, is_path_like, to_uri, utc
+from rotscan.usage.events import AccessEvent, SourceCoverage, is_path_like, to_uri, utc
 from rotscan.usage.mapping import DatasetIndex
 
 if TYPE_CHECKING:
@@ -23,6 +28,9 @@ if TYPE_CHECKING:
 
 LINEAGE_VERSION = 1
 WINDOWS_DAYS = (30, 90, 365)
+# Sources whose paths name datasets (directories); in object-level logs (S3, CloudTrail, HDFS) a
+# directory key is a marker or an existence probe, not a read of everything below it.
+_DIRECTORY_SOURCES = frozenset({"openlineage", "spark_eventlog", "audit_export"})
 
 
 @dataclass(frozen=True)
@@ -155,31 +163,15 @@ def compute_usage(data: UsageData, index: DatasetIndex, as_of: datetime) -> tupl
     unmatched = 0
     for event in data.events:
         dataset = resolve(event.uri) or resolve(event.table)
-        if dataset is None:
+        targets: tuple[str, ...] = (dataset,) if dataset is not None else \
+            index.contained(event.uri) if event.source in _DIRECTORY_SOURCES else ()
+        if not targets:
             unmatched += 1
             continue
         if not event.success:
             continue
-        acc = accs.setdefault(dataset, _Acc())
-        label = _label(event.job, event.actor)
-        if event.kind == "read":
-            acc.reads.append(event.time)
-            if acc.last_read is None or event.time > acc.last_read:
-                acc.last_read = event.time
-            if label:
-                acc.readers.add(label)
-        elif event.kind == "write":
-            if acc.last_written is None or event.time > acc.last_written:
-                acc.last_written = event.time
-            if label:
-                acc.writers.add(label)
-                old = acc.last_write_by_job.get(label)
-                if old is None or event.time > old:
-                    acc.last_write_by_job[label] = event.time
-            for raw in event.inputs:
-                src = resolve(raw) or raw
-                if src != dataset:
-                    edges.append(LineageEdge(src=src, job=label or "", dst=dataset, last_seen=event.time))
+        for target in targets:
+            _count(event, target, accs, edges, resolve)
     stats: dict[str, UsageStats] = {}
     for uri, acc in accs.items():
         counts = [sum(1 for t in acc.reads if t > as_of - timedelta(days=d)) for d in WINDOWS_DAYS]
@@ -188,6 +180,30 @@ def compute_usage(data: UsageData, index: DatasetIndex, as_of: datetime) -> tupl
                                 readers=tuple(sorted(acc.readers)), writers=tuple(sorted(acc.writers)),
                                 last_write_by_job=dict(sorted(acc.last_write_by_job.items())))
     return stats, LineageGraph(edges), unmatched
+
+
+def _count(event: AccessEvent, dataset: str, accs: dict[str, _Acc], edges: list[LineageEdge],
+           resolve: Callable[[str | None], str | None]) -> None:
+    acc = accs.setdefault(dataset, _Acc())
+    label = _label(event.job, event.actor)
+    if event.kind == "read":
+        acc.reads.append(event.time)
+        if acc.last_read is None or event.time > acc.last_read:
+            acc.last_read = event.time
+        if label:
+            acc.readers.add(label)
+    elif event.kind == "write":
+        if acc.last_written is None or event.time > acc.last_written:
+            acc.last_written = event.time
+        if label:
+            acc.writers.add(label)
+            old = acc.last_write_by_job.get(label)
+            if old is None or event.time > old:
+                acc.last_write_by_job[label] = event.time
+        for raw in event.inputs:
+            src = resolve(raw) or raw
+            if src != dataset:
+                edges.append(LineageEdge(src=src, job=label or "", dst=dataset, last_seen=event.time))
 
 
 def coverage_window(coverage: Iterable[SourceCoverage], kind: str | None = None) -> tuple[datetime | None, datetime | None]:
