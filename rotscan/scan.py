@@ -278,13 +278,17 @@ def _usage(paths: Sequence[str], entries: list[InventoryEntry], ctx: ScanContext
     ctx.progress(f"reading {len(paths)} usage source(s)")
     mapping = dict(ctx.config.get("usage", "column_mapping")) or None
     data = read_usage(paths, column_mapping=mapping, hdfs_namenode=str(ctx.config.get("usage", "hdfs_namenode")) or None)
-    events = list(data.events)
-    coverage = list(data.coverage)
+    ignored = {a.lower() for a in ctx.config.get("usage", "ignore_actors")}
+    # Delta history is read below for every Delta table scanned; drop copies found under the usage
+    # paths so no commit counts twice. Events of ignored actors (rotscan's own principal) go too.
+    events = [ev for ev in data.events if ev.source != "delta_history"
+              and not (ev.actor and ev.actor.lower() in ignored)]
+    coverage = [c for c in data.coverage if c.kind != "delta_history"]
     extra_warnings = list(data.warnings)
     for e in entries:
         if e.dataset.format == "delta" and e.dataset.uri.startswith("file:"):
             parsed = read_delta_history(parse(e.dataset.uri).path)
-            events += parsed.events
+            events += [ev for ev in parsed.events if not (ev.actor and ev.actor.lower() in ignored)]
             extra_warnings += parsed.warnings
             if parsed.events:
                 coverage.append(parsed.coverage())

@@ -123,13 +123,18 @@ def projection_candidates(datasets: Iterable[Dataset], signatures: Mapping[str, 
     skip = set(exclude)
     items = [(d, signatures[d.uri]) for d in datasets if d.uri in signatures and d.uri not in skip
              and signatures[d.uri].rows >= rules.min_rows]
+    # exact copies of one another are one candidate whole: re-hash only the copy to keep
+    clusters: dict[tuple[tuple[str, ...], str], list[Dataset]] = defaultdict(list)
+    for d, s in items:
+        clusters[(s.columns, s.checksum)].append(d)
+    keepers = {choose_keeper(members).uri for members in clusters.values()}
     out = []
     for a, sa in items:
         if len(sa.columns) < rules.projection_min_columns:
             continue
         cols = set(sa.columns)
         for b, sb in items:
-            if a.uri == b.uri or not cols < set(sb.columns):
+            if a.uri == b.uri or b.uri not in keepers or not cols < set(sb.columns):
                 continue
             if sa.rows > sb.rows or sa.rows < rules.projection_min_row_ratio * sb.rows:
                 continue
