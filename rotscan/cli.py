@@ -157,8 +157,9 @@ def demo_lake(directory: Path, force: bool, config_path: Path | None) -> None:
     config = _load(config_path)
     progress = _progress_printer(False)
     manifest = build_demo_lake(directory, config, env=dict(os.environ), force=force, progress=progress)
-    click.echo(f"demo lake written to {directory}: {len(manifest.planted)} planted ROT items and "
-               f"{len(manifest.clean)} traps that must stay clean (listed in {directory}/_DEMO.md)")
+    click.echo(f"demo lake written to {directory}: {len(manifest.planted) + len(manifest.planted_with_usage)} "
+               f"planted ROT items and {len(manifest.clean)} traps that must stay clean (listed in {directory}/_DEMO.md);"
+               f" its usage events: {directory}/_usage/openlineage.jsonl")
 
 
 @main.command()

@@ -30,6 +30,8 @@ class DemoManifest:
     planted: dict[str, str] = field(default_factory=dict)
     # relative paths that must NOT be reported (traps)
     clean: list[str] = field(default_factory=list)
+    # found only when the scan is given the demo's usage events (--lineage)
+    planted_with_usage: dict[str, str] = field(default_factory=dict)
 
 
 def _age(path: Path, days: float) -> None:
@@ -185,10 +187,71 @@ def build_demo_lake(directory: Path, config: Config, *, env: Mapping[str, str] |
                                  (F.col("id") % 7 + 1).alias("quantity")).write.parquet(p("warehouse/order_lines"))
     m.clean.append("warehouse/order_lines")
 
+    progress("planting obsolete data and a year of lineage events")
+    _plant_obsolete(spark, root, m)
+
     lines = ["# rotscan demo lake", "", "Written by `rotscan demo-lake`. Planted ROT (path: kind):", ""]
     lines += [f"- `{rel}`: {kind}" for rel, kind in sorted(m.planted.items())]
+    lines += ["", "Planted ROT found with the usage events only (path: kind):", ""]
+    lines += [f"- `{rel}`: {kind}" for rel, kind in sorted(m.planted_with_usage.items())]
     lines += ["", "Must stay clean (traps):", ""] + [f"- `{rel}`" for rel in sorted(m.clean)]
+    lines += ["", "The obsolete items are found only with the usage events (synthetic OpenLineage RunEvents",
+              "over 400 days, in the format the openlineage-spark listener writes):", "",
+              f"    rotscan scan {root} --out reports/demo --lineage {root}/_usage/openlineage.jsonl"]
     (root / "_DEMO.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (root / "_demo_manifest.json").write_text(json.dumps({"planted": m.planted, "clean": m.clean}, indent=2),
+    (root / "_demo_manifest.json").write_text(json.dumps({"planted": m.planted, "planted_with_usage": m.planted_with_usage,
+                                                          "clean": m.clean}, indent=2),
                                               encoding="utf-8")
     return m
+
+
+def _plant_obsolete(spark: object, root: Path, m: DemoManifest) -> None:
+    """Old Parquet tables plus 400 days of OpenLineage RunEvents (in ``_usage/``, which the crawler
+    skips) that make some of them obsolete and keep the others healthy."""
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    assert isinstance(spark, SparkSession)
+    now = datetime.now(tz=timezone.utc).replace(microsecond=0)
+
+    def table(rel: str, rows: int, age_days: float, seed: int) -> str:
+        spark.range(0, rows).select(
+            F.col("id").alias("id"), (F.col("id") * seed % 9973).alias("value"),
+            F.concat(F.lit(f"r{seed}-"), F.col("id").cast("string")).alias("label")) \
+            .coalesce(1).write.parquet(str(root / rel))
+        _age(root / rel, age_days)
+        return str(root / rel)
+
+    countries = table("reference/countries", 250, 1100, 3)
+    crm = table("staging/crm_export", 3000, 300, 5)
+    v1 = table("warehouse/products_v1", 2000, 400, 7)
+    v2 = table("warehouse/products_v2", 2100, 130, 11)
+    report = table("marts/report_2024", 1500, 200, 13)
+    table("warehouse/legacy_customers", 4000, 700, 17)
+    m.planted["warehouse/products_v1"] = "superseded"  # by its name alone (for review) or with usage
+    m.planted_with_usage.update({"staging/crm_export": "producer_stopped", "marts/report_2024": "orphaned_lineage",
+                                 "warehouse/legacy_customers": "unread"})
+    m.clean += ["reference/countries", "warehouse/products_v2"]
+
+    def event(when: datetime, job: str, inputs: list[str], outputs: list[str]) -> str:
+        return json.dumps({
+            "eventType": "COMPLETE", "eventTime": when.isoformat().replace("+00:00", "Z"),
+            "producer": "https://github.com/OpenLineage/OpenLineage/tree/1.53.0/integration/spark",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "demo", "name": job},
+            "inputs": [{"namespace": "file", "name": p} for p in inputs],
+            "outputs": [{"namespace": "file", "name": p} for p in outputs]})
+
+    lines = []
+    for day in range(400, 0, -1):
+        when = now - timedelta(days=day, hours=-2)
+        lines.append(event(when, "bi.dashboard_refresh", [countries, v2 if day < 120 else v1], []))
+        if day > 300:
+            lines.append(event(when, "crm.nightly_sync", [], [crm]))
+        if 200 <= day <= 260:
+            lines.append(event(when, "finance.report_build", [str(root / "raw/ledger_2024")], [report]))
+    (root / "_usage").mkdir()
+    (root / "_usage/openlineage.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -26,6 +26,15 @@ def test_readme_quick_start_on_the_demo_lake(spark, tmp_path: Path) -> None:  # 
     got = {f["uri"].removeprefix(f"file:{lake}/"): f["kind"] for f in doc["findings"]}
     assert got == manifest["planted"]
     assert not set(manifest["clean"]) & set(got)
+    # with the demo's usage events, the obsolete data is found too, and nothing healthy
+    r = CliRunner().invoke(main, ["scan", str(lake), "--out", str(out), "--quiet",
+                                  "--lineage", str(lake / "_usage/openlineage.jsonl")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "findings.json").read_text())
+    got = {f["uri"].removeprefix(f"file:{lake}/"): f["kind"] for f in doc["findings"]}
+    assert got == {**manifest["planted"], **manifest["planted_with_usage"]}
+    assert doc["scan"]["usage_sources"][0]["kind"] == "openlineage"
+    assert (out / "lineage.json").exists()
     # the demo refuses to overwrite a directory that is not a demo lake
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine/data.csv").write_text("a\n1\n")
