@@ -120,10 +120,12 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
 @click.option("--resume", "resume", metavar="RUN_ID", default=None,
               help="Finish (or roll back) an interrupted run. PLAN is optional then (the run keeps a copy).")
 @root_option
+@click.option("--only", "only", multiple=True, type=click.Choice(["quarantine", "delete", "vacuum", "compact", "archive"]),
+              help="Apply only actions of this type (repeatable); the others are reported as skipped.")
 @quiet_option
 @handle_errors
 def apply_cmd(plan_path: Path | None, execute: bool, as_json: bool, config_path: Path | None, resume: str | None,
-              roots: tuple[str, ...], quiet: bool) -> None:
+              roots: tuple[str, ...], only: tuple[str, ...], quiet: bool) -> None:
     """Carry out PLAN — a dry run unless --execute. Every action is revalidated just before acting
     (the path is still what the plan saw) and moved into quarantine under the root's _rotscan/, so it
     can be restored until purged.
@@ -147,7 +149,7 @@ def apply_cmd(plan_path: Path | None, execute: bool, as_json: bool, config_path:
         raise click.UsageError("give PLAN, or --resume RUN_ID")
     if resume and not execute:
         raise click.UsageError("--resume acts: give --execute")
-    report = apply_plan(plan, ctx, execute=execute, run_id=resume)
+    report = apply_plan(plan, ctx, execute=execute, run_id=resume, only=frozenset(only) if only else None)
     if execute:
         record_run(_index_path(), report.run_id, list(plan.roots))
     if as_json:

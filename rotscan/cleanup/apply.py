@@ -267,8 +267,11 @@ def _what(a: PlanAction) -> str:
 
 
 def apply_plan(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str | None = None,
-               now: float | None = None) -> ApplyReport:
+               now: float | None = None, only: frozenset[str] | None = None) -> ApplyReport:
     """Dry run (``execute=False``: revalidates and reports, changes nothing) or execute the plan.
+
+    ``only``: the action types a policy allows (e.g. ``{"delete", "quarantine"}``); other actions
+    are reported as skipped.
 
     When executing and an interrupted run of the same plan exists under the roots, that run is
     resumed (its half-done moves finished or rolled back) instead of starting a new one."""
@@ -313,6 +316,10 @@ def apply_plan(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: 
             r = ended[a.id]
             results.append(ActionResult(a.uri, r["status"], r["reason"], int(r.get("bytes", 0)), a.action, a.id,
                                         int(r.get("files", 0))))
+            continue
+        if only is not None and a.action not in only:
+            results.append(ActionResult(a.uri, "skipped", f"not selected: policy allows only {', '.join(sorted(only))}",
+                                        0, a.action, a.id))
             continue
         if a.action in NOT_IMPLEMENTED:
             results.append(ActionResult(a.uri, "skipped", "not implemented in this version", 0, a.action, a.id))
@@ -465,7 +472,8 @@ def _vacuum_candidates(ctx: CleanupContext, checked: _Checked) -> tuple[list[fpm
         if not u.is_within(checked.uri) or u == checked.uri:
             continue
         rel = u.relative_to(checked.uri)
-        if str(u) in snap.adds or rel.startswith(fpmod.DELTA_LOG + "/") or rel == fpmod.DELTA_LOG:
+        live = {str(a.path) for a in snap.adds.values()}
+        if str(u) in live or rel.startswith(fpmod.DELTA_LOG + "/") or rel == fpmod.DELTA_LOG:
             continue  # never move a live file or the log, whatever a dry run says
         st = fpmod.file_state(checked.storage, u)
         if st is not None:
