@@ -39,8 +39,9 @@ def run(argv: list[str]) -> int:
     register(main)
     step = args.work / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     config = ["--config", args.config] if args.config else []
-    main(["scan", *args.roots, "--out", str(step / "scan"), "--quiet", *config], standalone_mode=False)
-    main(["plan", str(step / "scan"), "--out", str(step / "plan.json"), *config], standalone_mode=False)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only apply's JSON
+        main(["scan", *args.roots, "--out", str(step / "scan"), "--quiet", *config], standalone_mode=False)
+        main(["plan", str(step / "scan"), "--out", str(step / "plan.json"), *config], standalone_mode=False)
     apply_args = ["apply", str(step / "plan.json"), "--json", *config, *(f"--only={o}" for o in args.only)]
     if args.execute:
         apply_args.append("--execute")
