@@ -122,7 +122,7 @@ def _bytes(ds: Dataset) -> int:
 
 
 def _when(ts: datetime | None, as_of: datetime) -> str:
-    return "never seen" if ts is None else f"{iso(ts)} ({_days(as_of - ts)} days ago)"
+    return "none seen" if ts is None else f"{iso(ts)} ({_days(as_of - ts)} days ago)"
 
 
 def detect_obsolete(
@@ -207,7 +207,8 @@ def _usage_rules(live: Sequence[Dataset], everything: Sequence[Dataset], usage: 
             yield Finding(
                 uri=ds.uri, category="obsolete", kind="orphaned_lineage", action="archive", confidence=0.75,
                 reclaimable_bytes=_bytes(ds), related=tuple(gone),
-                explanation=f"built from {', '.join(_short(g) for g in gone)}, which no longer exist; last written "
+                explanation=f"built from {', '.join(_short(g) for g in gone)}, which no longer "
+                            f"{'exists' if len(gone) == 1 else 'exist'}; last written "
                             f"{_when(last_written, as_of)}, last read {_when(last_read, as_of)}",
                 evidence={**evidence, "missing_inputs": gone},
             )
