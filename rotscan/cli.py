@@ -105,7 +105,8 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
     for path in (*lineage, *access_logs):
         if not os.path.exists(path) and "://" not in path:
             raise click.ClickException(f"usage source does not exist: {path}")
-    result = run_scan(roots, ctx, usage_paths=(*lineage, *access_logs))
+    result = run_scan(roots, ctx, usage_paths=(*lineage, *access_logs),
+                      exclude=(str(out_dir.resolve()), *[os.path.abspath(p) for p in (*lineage, *access_logs)]))
     findings_path = write_findings(result, out_dir)
     write_lineage(result, out_dir)
     write_signature_file(result, out_dir)

@@ -329,13 +329,15 @@ def _safe_parse(text: str) -> Uri | None:
 
 
 def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None = None,
-             usage_paths: Sequence[str] = ()) -> ScanResult:
+             usage_paths: Sequence[str] = (), exclude: Sequence[str] = ()) -> ScanResult:
+    """Scan ``roots``. ``exclude``: absolute paths never crawled (the CLI passes its output directory
+    and the usage sources, so a report written inside a root is not scanned as data next time)."""
     started = now_utc()
     as_of = as_of or started
     t0 = time.monotonic()
     cfg = ctx.config
     uris = resolve_roots(roots)
-    rules = CrawlRules.from_config(cfg)
+    rules = replace(CrawlRules.from_config(cfg), exclude_uris=tuple(parse(x) for x in exclude))
     # every rule set is built up front, so a bad setting fails before any work is done
     trivial_rules = TrivialRules.from_config(cfg)
     redundancy_rules = RedundancyRules.from_config(cfg)

@@ -209,3 +209,18 @@ def test_several_hundred_csv_files_scan(tmp_path: Path) -> None:
     result = run_scan([str(tmp_path)], ScanContext(config=METADATA_ONLY))
     assert len(result.datasets) == 400
     assert result.findings == () and result.warnings == ()
+
+
+def test_output_directory_inside_the_root_is_not_scanned(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from rotscan.cli import main
+
+    (tmp_path / "t").mkdir()
+    pq.write_table(table(20), tmp_path / "t/part-00000.parquet")
+    for _ in range(2):  # the second scan would see the first one's output if it were not excluded
+        r = CliRunner().invoke(main, ["scan", str(tmp_path), "--out", str(tmp_path / "reports"), "--no-profile", "-q"])
+        assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "reports/findings.json").read_text())
+    assert [d["uri"] for d in doc["datasets"]] == [str(parse(str(tmp_path / "t")))]

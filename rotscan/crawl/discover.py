@@ -66,6 +66,8 @@ class CrawlRules:
     junk_dir_globs: tuple[str, ...] = ()
     debris_dir_globs: tuple[str, ...] = ()
     sniff_bytes: int = 65536
+    # absolute paths never crawled (e.g. the scan's own output directory inside a root)
+    exclude_uris: tuple[Uri, ...] = ()
 
     @classmethod
     def from_config(cls, config: object) -> CrawlRules:
@@ -123,6 +125,8 @@ class Crawler:
         return entries
 
     def _excluded(self, uri: Uri, root: Uri) -> bool:
+        if any(uri.is_within(x) for x in self.rules.exclude_uris):
+            return True
         rel = uri.relative_to(root)
         if rel == STATE_DIR or rel.startswith(STATE_DIR + "/"):
             return True
