@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,9 @@ def test_protected_paths_are_never_planned(lake, tmp_path: Path) -> None:  # typ
 def test_a_stale_scan_makes_no_action(lake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root, out = lake
     (root / "tmp/bulk_dump/batch=0/part-00000.csv").unlink()  # gone since the scan
-    (root / "tmp/scratch_sample/late.parquet").write_bytes(b"PAR1")  # written after the scan
+    late = root / "tmp/scratch_sample/late.parquet"
+    late.write_bytes(b"PAR1")  # written after the scan (a few seconds later)
+    os.utime(late, (time.time() + 5, time.time() + 5))
     plan, _ = plan_and_load(out, tmp_path / "plan.json")
     reasons = {rel_of(r["uri"], root): r["reason"] for r in plan.not_planned}
     assert reasons["tmp/bulk_dump"].startswith("stale scan")

@@ -275,6 +275,22 @@ def apply_plan(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: 
 
     When executing and an interrupted run of the same plan exists under the roots, that run is
     resumed (its half-done moves finished or rolled back) instead of starting a new one."""
+    if not execute:
+        return _apply(plan, ctx, execute=False, run_id=run_id, now=now, only=only)
+    from rotscan.cleanup.lock import RootLock
+
+    locks = [RootLock(ctx.storage(r), r, f"apply of plan {plan.plan_id}", ctx.host) for r in _plan_roots(plan)]
+    try:
+        for lock in locks:
+            lock.acquire()
+        return _apply(plan, ctx, execute=True, run_id=run_id, now=now, only=only)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str | None, now: float | None,
+           only: frozenset[str] | None) -> ApplyReport:
     rules = SafetyRules.from_config(ctx.config)
     now = time.time() if now is None else now
     journal_state: dict[str, list[dict[str, Any]]] = {}
@@ -411,6 +427,9 @@ def _quarantine(run: _Run, a: PlanAction, checked: _Checked, moved: frozenset[st
             done_recs.append(mover.move(a.id, src, dst, f))
         except Changed as exc:
             return _roll_back(run, a, done_recs, f"changed while moving: {exc}", root=checked.root)
+        except StorageError as exc:
+            return _roll_back(run, a, done_recs, f"storage error while moving: {exc}", root=checked.root,
+                              status_if_put_back="failed")
     # Remove the emptied directories, deepest first; a directory that is not empty now holds new data.
     left = []
     if a.fingerprint.is_dir:
@@ -434,7 +453,7 @@ def _quarantine(run: _Run, a: PlanAction, checked: _Checked, moved: frozenset[st
 
 
 def _roll_back(run: _Run, a: PlanAction, done_recs: list[dict[str, Any]], why: str,
-               root: Uri | None = None) -> ActionResult:
+               root: Uri | None = None, status_if_put_back: str = "skipped") -> ActionResult:
     """Put back the files of a half-done action (it is then as if it never started)."""
     root = root or parse(a.root)
     j = run.journal(root)
@@ -447,7 +466,7 @@ def _roll_back(run: _Run, a: PlanAction, done_recs: list[dict[str, Any]], why: s
         status = "failed"
     else:
         reason = f"{why}; {len(done_recs)} file(s) already moved were put back" if done_recs else why
-        status = "skipped"
+        status = status_if_put_back
     # the directories of the action were never removed (that happens only after every file moved)
     j.write("action_end", action_id=a.id, status=status, reason=reason, bytes=0, files=0)
     run.audit(root).record(a.action, run_id=run.run_id, uri=a.uri, status=status, reason=reason)

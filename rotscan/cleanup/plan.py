@@ -212,8 +212,9 @@ def _action_id(action: str, uri: str) -> str:
 def _stale(fp: fpmod.Fingerprint, findings: Sequence[Finding], ds: Dataset | None, scan_started: float) -> str | None:
     """Why the storage no longer matches what the scan saw, if it does not."""
     newest = fp.newest_mtime
-    # findings.json keeps whole seconds: a file written in the second the scan started is not "after"
-    if newest is not None and newest >= scan_started + 1.0:
+    # findings.json keeps whole seconds: a file written in the second the scan started may be newer
+    # than what the scan saw, so it counts as modified after the scan (the conservative side)
+    if newest is not None and newest >= scan_started:
         return "modified after the scan"
     if ds is not None:
         if ds.delta is not None:
