@@ -208,3 +208,29 @@ def test_cli_plan_apply_json_restore_purge(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "not found" in r.output
     for name in ("plan", "apply", "restore", "purge"):
         assert "Example" in main.commands[name].help  # type: ignore[operator]
+
+
+def test_a_copy_is_not_removed_when_the_copy_to_keep_is_gone(planned) -> None:  # type: ignore[no-untyped-def]
+    root, path = planned
+    doc = json.loads(path.read_text())
+    action = next(a for a in doc["actions"] if rel_of(a["uri"], root) == "tmp/scratch_sample")
+    action["kinds"] = ["exact_duplicate"]
+    action["related"] = [f"file:{root}/reference/one_row.parquet"]
+    doc["actions"] = [reseal(action)]
+    path.write_text(json.dumps(doc))
+    (root / "reference/one_row.parquet").unlink()
+    (result,) = apply_plan(read_plan(path), context(), execute=True).actions
+    assert result.status == "skipped" and "copy to keep" in result.reason
+    assert (root / "tmp/scratch_sample/part-00000.parquet").exists()
+
+
+def test_a_second_apply_on_a_locked_root_is_refused(planned) -> None:  # type: ignore[no-untyped-def]
+    from rotscan.cleanup.lock import LockedError, RootLock
+
+    root, path = planned
+    lock = RootLock(LocalStorage(), parse(str(root)), "someone else", "another-host")
+    lock.acquire()
+    with pytest.raises(LockedError, match="someone else"):
+        apply_plan(read_plan(path), context(), execute=True)
+    assert apply_plan(read_plan(path), context(), execute=False).dry_run  # a dry run needs no lock
+    lock.release()
