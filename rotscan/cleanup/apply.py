@@ -320,11 +320,17 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
                 moved_by_action.setdefault(r["action_id"], []).append(r)
 
     results: list[ActionResult] = []
+    unaudited: list[ActionResult] = []
+
+    def _skip(res: ActionResult) -> None:
+        results.append(res)
+        unaudited.append(res)
+
     n_actions = 0
     n_bytes = 0
     for la in plan.actions:
         if la.tampered or la.action is None:
-            results.append(ActionResult(la.uri, "skipped", f"refused: {la.tampered}", 0,
+            _skip(ActionResult(la.uri, "skipped", f"refused: {la.tampered}", 0,
                                         str(la.raw.get("action", "")), str(la.raw.get("id", ""))))
             continue
         a = la.action
@@ -334,11 +340,11 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
                                         int(r.get("files", 0))))
             continue
         if only is not None and a.action not in only:
-            results.append(ActionResult(a.uri, "skipped", f"not selected: policy allows only {', '.join(sorted(only))}",
+            _skip(ActionResult(a.uri, "skipped", f"not selected: policy allows only {', '.join(sorted(only))}",
                                         0, a.action, a.id))
             continue
         if a.action in NOT_IMPLEMENTED:
-            results.append(ActionResult(a.uri, "skipped", "not implemented in this version", 0, a.action, a.id))
+            _skip(ActionResult(a.uri, "skipped", "not implemented in this version", 0, a.action, a.id))
             continue
         moved_recs = moved_by_action.get(a.id, [])
         moved = frozenset(_moved_rel(a, r) for r in moved_recs)
@@ -347,31 +353,36 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
         except Refused as exc:
             res = ActionResult(a.uri, "skipped", f"refused: {exc}", 0, a.action, a.id)
             if run is not None and moved_recs:
-                res = _roll_back(run, a, moved_recs, f"refused on resume: {exc}")
-            results.append(res)
+                results.append(_roll_back(run, a, moved_recs, f"refused on resume: {exc}"))
+            else:
+                _skip(res)
             continue
         except Changed as exc:
             res = ActionResult(a.uri, "skipped", f"changed since the plan: {exc}", 0, a.action, a.id)
             if run is not None and moved_recs:
-                res = _roll_back(run, a, moved_recs, f"changed during the interrupted run: {exc}")
-            results.append(res)
+                results.append(_roll_back(run, a, moved_recs, f"changed during the interrupted run: {exc}"))
+            else:
+                _skip(res)
             continue
         except StorageError as exc:
-            results.append(ActionResult(a.uri, "failed", f"cannot check: {exc}", 0, a.action, a.id))
+            _skip(ActionResult(a.uri, "failed", f"cannot check: {exc}", 0, a.action, a.id))
             continue
         if a.id not in started:
             if n_actions + 1 > rules.max_actions_per_run:
-                results.append(ActionResult(a.uri, "skipped", f"over the run's limit of {rules.max_actions_per_run} "
+                _skip(ActionResult(a.uri, "skipped", f"over the run's limit of {rules.max_actions_per_run} "
                                             "actions (max_actions_per_run)", 0, a.action, a.id))
                 continue
             if n_bytes + a.bytes > rules.max_bytes_per_run:
-                results.append(ActionResult(a.uri, "skipped", f"over the run's limit of {rules.max_bytes_per_run:,} "
+                _skip(ActionResult(a.uri, "skipped", f"over the run's limit of {rules.max_bytes_per_run:,} "
                                             "bytes (max_bytes_per_run)", 0, a.action, a.id))
                 continue
         n_actions += 1
         n_bytes += a.bytes
         if run is None:
-            results.append(_dry_run(a, checked, ctx, rules))
+            try:
+                results.append(_dry_run(a, checked, ctx, rules))
+            except RotscanError as exc:
+                results.append(ActionResult(a.uri, "failed", str(exc), 0, a.action, a.id))
             continue
         try:
             if a.action == "vacuum":
@@ -386,6 +397,15 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
         results.append(res)
         ctx.progress(f"{res.status}: {a.action} {a.uri} ({res.reason})")
     if run is not None:
+        roots = _plan_roots(plan)
+        for res in unaudited:  # what was not done is on the record too
+            try:
+                where = parse(res.uri)
+                root = next((r for r in roots if where.is_within(r)), roots[0])
+            except ValueError:
+                root = roots[0]
+            run.audit(root).record(res.action or "unknown", run_id=run.run_id, uri=res.uri, status=res.status,
+                                   reason=res.reason)
         run.finish()
     return ApplyReport(run_id=run_id, dry_run=not execute, actions=results, resumed=resumed, recovered=recovered)
 

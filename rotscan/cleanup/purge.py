@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rotscan.cleanup.apply import ActionResult, CleanupContext
 from rotscan.cleanup.audit import AuditLog
 from rotscan.cleanup.journal import Journal, RunLayout, list_runs, read_journal
+from rotscan.cleanup.lock import RootLock
 from rotscan.errors import ConfigError
 from rotscan.models import iso, now_utc, parse_iso
 from rotscan.uri import Uri
@@ -47,35 +48,49 @@ def purge(ctx: CleanupContext, roots: list[Uri], older_than: timedelta, *, dry_r
     report = PurgeReport(dry_run=dry_run, older_than=label or str(older_than))
     for root in roots:
         storage = ctx.storage(root)
-        for run_id in list_runs(storage, root):
-            layout = RunLayout(root, run_id)
-            records = read_journal(storage, layout)
-            where = str(layout.quarantine)
-            if any(r["op"] == "purged" for r in records):
-                continue
-            end = next((r for r in reversed(records) if r["op"] == "end"), None)
-            if end is None:
-                if records:
-                    report.runs.append(ActionResult(where, "skipped", "run not finished; resume or restore it first",
-                                                    0, "purge", run_id))
-                continue
-            ended = parse_iso(end["time"])
-            if ended is None or now - ended < older_than:
-                continue
-            done = {r["seq"] for r in records if r["op"] == "done"}
-            restored = {r["seq"] for r in records if r["op"] == "restore_done"}
-            held = [r for r in records if r["op"] == "intent" and r["n"] in done and r["n"] not in restored]
-            nbytes = sum(int(r["size"]) for r in held)
-            if dry_run:
-                report.runs.append(ActionResult(where, "done", f"dry run: would delete {len(held):,} quarantined "
-                                                f"file(s) permanently (run ended {iso(ended)})", nbytes, "purge",
-                                                run_id, len(held)))
-                continue
-            if storage.exists(layout.quarantine):
-                storage.delete(layout.quarantine, recursive=True)
-            Journal(storage, layout).write("purged", user=ctx.user, bytes=nbytes, files=len(held))
-            reason = f"deleted {len(held):,} quarantined file(s) permanently (run ended {iso(ended)})"
-            AuditLog(storage, root, ctx.user, ctx.host).record("purge", run_id=run_id, uri=where, bytes=nbytes,
-                                                               reason=reason, files=len(held))
-            report.runs.append(ActionResult(where, "done", reason, nbytes, "purge", run_id, len(held)))
+        lock = None
+        if not dry_run and list_runs(storage, root):
+            lock = RootLock(storage, root, "purge", ctx.host)
+            lock.acquire()
+        try:
+            _purge_root(ctx, root, older_than, dry_run, now, report)
+        finally:
+            if lock is not None:
+                lock.release()
     return report
+
+
+def _purge_root(ctx: CleanupContext, root: Uri, older_than: timedelta, dry_run: bool, now: datetime,
+                report: PurgeReport) -> None:
+    storage = ctx.storage(root)
+    for run_id in list_runs(storage, root):
+        layout = RunLayout(root, run_id)
+        records = read_journal(storage, layout)
+        where = str(layout.quarantine)
+        if any(r["op"] == "purged" for r in records):
+            continue
+        end = next((r for r in reversed(records) if r["op"] == "end"), None)
+        if end is None:
+            if records:
+                report.runs.append(ActionResult(where, "skipped", "run not finished; resume or restore it first",
+                                                0, "purge", run_id))
+            continue
+        ended = parse_iso(end["time"])
+        if ended is None or now - ended < older_than:
+            continue
+        done = {r["seq"] for r in records if r["op"] == "done"}
+        restored = {r["seq"] for r in records if r["op"] == "restore_done"}
+        held = [r for r in records if r["op"] == "intent" and r["n"] in done and r["n"] not in restored]
+        nbytes = sum(int(r["size"]) for r in held)
+        if dry_run:
+            report.runs.append(ActionResult(where, "done", f"dry run: would delete {len(held):,} quarantined "
+                                            f"file(s) permanently (run ended {iso(ended)})", nbytes, "purge",
+                                            run_id, len(held)))
+            continue
+        if storage.exists(layout.quarantine):
+            storage.delete(layout.quarantine, recursive=True)
+        Journal(storage, layout).write("purged", user=ctx.user, bytes=nbytes, files=len(held))
+        reason = f"deleted {len(held):,} quarantined file(s) permanently (run ended {iso(ended)})"
+        AuditLog(storage, root, ctx.user, ctx.host).record("purge", run_id=run_id, uri=where, bytes=nbytes,
+                                                           reason=reason, files=len(held))
+        report.runs.append(ActionResult(where, "done", reason, nbytes, "purge", run_id, len(held)))

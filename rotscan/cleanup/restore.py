@@ -43,9 +43,16 @@ def find_run_roots(ctx: CleanupContext, roots: list[Uri], run_id: str) -> list[U
 
 
 def restore_run(ctx: CleanupContext, roots: list[Uri], run_id: str) -> RestoreReport:
+    from rotscan.cleanup.lock import RootLock
+
     report = RestoreReport(run_id)
     for root in find_run_roots(ctx, roots, run_id):
-        report.actions.extend(_restore_root(ctx, root, run_id))
+        lock = RootLock(ctx.storage(root), root, f"restore of run {run_id}", ctx.host)
+        lock.acquire()
+        try:
+            report.actions.extend(_restore_root(ctx, root, run_id))
+        finally:
+            lock.release()
     return report
 
 
