@@ -139,6 +139,17 @@ class Dataset:
     def modified(self) -> datetime | None:
         return self.modified_max
 
+    @property
+    def relative_path(self) -> str:
+        """The path relative to its scan root (the full URI when it has none or is the root)."""
+        from rotscan.uri import parse
+
+        if self.root:
+            u, r = parse(self.uri), parse(self.root)
+            if u.is_within(r) and u != r:
+                return u.relative_to(r)
+        return self.uri
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "uri": self.uri,

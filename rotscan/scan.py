@@ -25,11 +25,12 @@ from rotscan.detect.obsolete import Coverage, ObsoleteRules, detect_obsolete
 from rotscan.detect.redundant import RedundancyRules, detect_redundant, projection_candidates
 from rotscan.detect.trivial import TrivialRules, detect_trivial
 from rotscan.errors import FindingsFormatError, ReadError, RootNotFoundError, StorageError
-from rotscan.models import Column, Dataset, Finding, ScanInfo, ScanResult, ScanWarning, UsageSource, now_utc
+from rotscan.models import Column, Finding, ScanInfo, ScanResult, ScanWarning, UsageSource, now_utc
 from rotscan.redundancy.signature import Signature
+from rotscan.report.summary import format_bytes
 from rotscan.storage.base import Storage
 from rotscan.storage.local import LocalStorage
-from rotscan.uri import Uri, is_within, parse
+from rotscan.uri import Uri, parse
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -93,15 +94,6 @@ def resolve_roots(roots: Sequence[str]) -> list[Uri]:
     return out
 
 
-def _fmt_bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
-
-
 def _rows_estimate(e: InventoryEntry) -> int | None:
     ds = e.dataset
     if ds.rows is not None:
@@ -132,7 +124,7 @@ def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list
         if ds.rows == 0:
             continue
         if max_bytes and ds.bytes > max_bytes:
-            warnings.append(ScanWarning(ds.uri, f"larger than profile_max_bytes ({_fmt_bytes(max_bytes)}); "
+            warnings.append(ScanWarning(ds.uri, f"larger than profile_max_bytes ({format_bytes(max_bytes)}); "
                                                 "columns and content not profiled", "not_profiled"))
             continue
         todo.append(e)
@@ -207,12 +199,6 @@ def _projections(entries: list[InventoryEntry], signatures: dict[str, Signature]
     return out
 
 
-def _relative(ds: Dataset) -> str:
-    if ds.root and is_within(ds.uri, ds.root) and ds.uri != ds.root:
-        return parse(ds.uri).relative_to(parse(ds.root))
-    return ds.uri
-
-
 def _verify_sampled(findings: list[Finding], entries: list[InventoryEntry], ctx: ScanContext,
                     warnings: list[ScanWarning]) -> list[Finding]:
     """Replace sampled subset/projection estimates by an exact anti-join count where affordable
@@ -248,8 +234,8 @@ def _verify_sampled(findings: list[Finding], entries: list[InventoryEntry], ctx:
         out.append(replace(
             f, action="quarantine" if full else "review", confidence=0.95 if full else 0.85,
             explanation=f"{cont:.0%} of its {distinct:,} distinct rows are "
-            + (f"in {_relative(whole.dataset)}" if f.kind == "subset"
-               else f"{_relative(whole.dataset)}'s rows projected on its {len(columns)} columns")
+            + (f"in {whole.dataset.relative_path}" if f.kind == "subset"
+               else f"{whole.dataset.relative_path}'s rows projected on its {len(columns)} columns")
             + f" — verified exactly by an anti-join of row hashes ({missing:,} missing)",
             evidence={**ev, "containment": round(cont, 6), "containment_error": 0.0, "exact": True,
                       "method": "anti-join of row hashes", "missing_rows": missing, "distinct_rows": distinct},
@@ -374,7 +360,7 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     for e in entries:
         warnings.extend(e.warnings)
     total = sum(e.dataset.bytes for e in entries)
-    ctx.progress(f"found {len(entries):,} dataset(s), {_fmt_bytes(total)}")
+    ctx.progress(f"found {len(entries):,} dataset(s), {format_bytes(total)}")
 
     if cfg.get("scan", "profile"):
         _profile_all(entries, ctx, warnings)

@@ -105,14 +105,6 @@ class ObsoleteRules:
         )
 
 
-def _rel(ds: Dataset) -> str:
-    if ds.root:
-        u, r = parse(ds.uri), parse(ds.root)
-        if u.is_within(r) and u != r:
-            return u.relative_to(r)
-    return ds.uri
-
-
 def _days(delta: timedelta) -> int:
     return int(delta / timedelta(days=1))
 
@@ -156,7 +148,7 @@ def detect_obsolete(
 
 def _expired(datasets: Sequence[Dataset], rules: ObsoleteRules, as_of: datetime) -> Iterable[Finding]:
     for ds in datasets:
-        rel = _rel(ds)
+        rel = ds.relative_path
         for policy in rules.retention:
             if not (fnmatch.fnmatchcase(rel, policy.glob) or fnmatch.fnmatchcase(rel + "/", policy.glob)):
                 continue
@@ -325,7 +317,7 @@ def _superseded_finding(old: Dataset, new: Dataset, why: str, usage: Mapping[str
     return Finding(
         uri=old.uri, category="obsolete", kind="superseded", action="archive" if known else "review",
         confidence=0.75 if known else 0.5, reclaimable_bytes=_bytes(old), related=(new.uri,),
-        explanation=f"{why}: {_rel(new)} is newer (written {_when(new_time, as_of)}) with compatible columns; {reads}",
+        explanation=f"{why}: {new.relative_path} is newer (written {_when(new_time, as_of)}) with compatible columns; {reads}",
         evidence={"newer": new.uri, "newer_written": iso(new_time), "this_written": iso(old_time),
                   "shared_columns": shared, "last_read": iso(last_read), "usage_known": known},
     )

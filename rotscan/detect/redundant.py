@@ -29,7 +29,6 @@ from typing import Any
 
 from rotscan.models import Dataset, Finding
 from rotscan.redundancy.signature import Overlap, Signature, overlap
-from rotscan.uri import parse
 
 FORMAT_RANK = {"delta": 6, "iceberg": 6, "parquet": 4, "orc": 4, "avro": 3, "json": 2, "csv": 1, "text": 0}
 COPY_WORDS = ("backup", "backups", "bak", "copy", "copies", "old", "tmp", "temp", "scratch", "sandbox",
@@ -59,18 +58,10 @@ class RedundancyRules:
         )
 
 
-def _rel(ds: Dataset) -> str:
-    if ds.root:
-        u, r = parse(ds.uri), parse(ds.root)
-        if u.is_within(r) and u != r:
-            return u.relative_to(r)
-    return ds.uri
-
-
 def _words(ds: Dataset) -> set[str]:
     import re
 
-    return {w for part in _rel(ds).lower().split("/") for w in re.split(r"[^a-z0-9]+", part) if w}
+    return {w for part in ds.relative_path.lower().split("/") for w in re.split(r"[^a-z0-9]+", part) if w}
 
 
 def keeper_score(ds: Dataset, readers: Mapping[str, int] | None = None) -> tuple[Any, ...]:
@@ -92,7 +83,7 @@ def keeper_reason(keeper: Dataset, other: Dataset, readers: Mapping[str, int] | 
             keeper.format, f"{keeper.format} (typed, columnar)")
         return f"it is {kind}, the copy is {other.format} files"
     if k[2] != o[2]:
-        return f"its path looks canonical, {_rel(other)!r} looks like a copy"
+        return f"its path looks canonical, {other.relative_path!r} looks like a copy"
     if k[3] != o[3]:
         return "it was written more recently"
     return "shorter/first path (no stronger evidence either way)"
@@ -237,8 +228,8 @@ def detect_redundant(
                 action="review" if small else "quarantine", confidence=0.9 if small else 0.99,
                 reclaimable_bytes=_bytes(m),
                 related=(keeper.uri, *[o.uri for o in others if o.uri != m.uri]),
-                explanation=f"same {_rows(rows)} as {_rel(keeper)} (order-independent checksum match, {formats}); "
-                            f"keep {_rel(keeper)}: {keeper_reason(keeper, m, readers)}",
+                explanation=f"same {_rows(rows)} as {keeper.relative_path} (order-independent checksum match, {formats}); "
+                            f"keep {keeper.relative_path}: {keeper_reason(keeper, m, readers)}",
                 evidence={"jaccard": 1.0, "containment": 1.0, "rows": rows, "checksum": signatures[m.uri].checksum,
                           "keeper": keeper.uri, "cluster_size": len(members), "method": "checksum"},
             ), keeper.uri)
@@ -273,9 +264,9 @@ def detect_redundant(
             uri=other.uri, category="redundant", kind="near_duplicate", action="review",
             confidence=round(min(0.95, 0.6 + 0.35 * jac), 3), reclaimable_bytes=_bytes(other),
             related=(keeper.uri,),
-            explanation=f"{jac:.0%} of the distinct rows are shared with {_rel(keeper)} (Jaccard"
+            explanation=f"{jac:.0%} of the distinct rows are shared with {keeper.relative_path} (Jaccard"
                         f"{'' if ov.exact else f' ±{ov.error():.0%}'}); {ov.containment_ab:.0%} of this copy's rows "
-                        f"are in {_rel(keeper)}; keep {_rel(keeper)}: {keeper_reason(keeper, other, readers)}",
+                        f"are in {keeper.relative_path}; keep {keeper.relative_path}: {keeper_reason(keeper, other, readers)}",
             evidence=_evidence(ov, signatures[other.uri], signatures[keeper.uri], keeper.uri),
         ), keeper.uri)
 
@@ -293,7 +284,7 @@ def detect_redundant(
             uri=part.uri, category="redundant", kind="subset", action="quarantine" if exact else "review",
             confidence=0.95 if exact else round(max(0.5, 0.9 - ov.error()), 3), reclaimable_bytes=_bytes(part),
             related=(whole.uri,),
-            explanation=f"{cont:.0%} of its {_rows(signatures[part.uri].rows)} are contained in {_rel(whole)} "
+            explanation=f"{cont:.0%} of its {_rows(signatures[part.uri].rows)} are contained in {whole.relative_path} "
                         f"({_rows(signatures[whole.uri].rows)}"
                         + ("; exact comparison" if ov.exact else f"; sampled estimate ±{ov.error():.0%}") + ")",
             evidence=_evidence(ov, signatures[part.uri], signatures[whole.uri], whole.uri),
@@ -315,7 +306,7 @@ def detect_redundant(
             action="quarantine" if same or (ov.exact and ov.containment_ab == 1.0) else "review",
             confidence=0.97 if same else round(max(0.5, 0.9 - ov.error()), 3), reclaimable_bytes=_bytes(part),
             related=(whole.uri,),
-            explanation=f"its {len(sp.columns)} columns are {_rel(whole)}'s without {', '.join(extra)}, and "
+            explanation=f"its {len(sp.columns)} columns are {whole.relative_path}'s without {', '.join(extra)}, and "
                         + (f"its {_rows(sp.rows)} are exactly that table's rows projected (checksum match)" if same
                            else f"{ov.containment_ab:.0%} of its rows are that table's rows projected"),
             evidence={**_evidence(ov, sp, projected, whole.uri), "columns": list(sp.columns),

@@ -26,7 +26,7 @@ from typing import Any
 from rotscan.crawl.discover import PathItem
 from rotscan.crawl.inventory import FileIssue
 from rotscan.models import Dataset, Finding, iso, utc_from_epoch
-from rotscan.uri import parse
+from rotscan.report.summary import format_bytes
 
 
 @dataclass(frozen=True)
@@ -71,13 +71,6 @@ def _junk_what(name: str) -> str:
     return "OS/editor junk"
 
 
-def _rel(uri: str, root: str | None) -> str:
-    if root is None:
-        return uri
-    u, r = parse(uri), parse(root)
-    return u.relative_to(r) if u.is_within(r) else uri
-
-
 def in_scratch(rel: str, globs: Iterable[str]) -> str | None:
     """The scratch glob a relative path matches (the path itself or as a directory), else None."""
     low = rel.lower()
@@ -95,16 +88,6 @@ def _age_hours(mtime: datetime | None, as_of: datetime) -> float | None:
 
 def _rows(n: int) -> str:
     return f"{n:,} row" + ("" if n == 1 else "s")
-
-
-def _size(n: int) -> str:
-    units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    value = float(n)
-    for unit in units:
-        if value < 1024 or unit == units[-1]:
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} bytes"
 
 
 def detect_trivial(
@@ -177,7 +160,7 @@ def _dataset_finding(ds: Dataset, rules: TrivialRules, as_of: datetime) -> Findi
             action="review" if young else "quarantine",
             confidence=0.6 if young else (0.85 if ds.format == "delta" else 0.95),
             reclaimable_bytes=whole_bytes,
-            explanation=f"empty {what}: 0 rows (from {source}) in {ds.files:,} file(s), {_size(whole_bytes)}"
+            explanation=f"empty {what}: 0 rows (from {source}) in {ds.files:,} file(s), {format_bytes(whole_bytes)}"
                         + ("; changed in the last day, may be in the middle of a write" if young else ""),
             evidence=evidence,
         )
@@ -201,7 +184,7 @@ def _dataset_finding(ds: Dataset, rules: TrivialRules, as_of: datetime) -> Findi
             evidence=evidence,
         )
 
-    rel = _rel(ds.uri, ds.root)
+    rel = ds.relative_path
     glob = in_scratch(rel, rules.scratch_globs)
     small = (ds.rows <= rules.tiny_max_rows) if ds.rows is not None else (whole_bytes <= rules.tiny_max_bytes)
     if glob is not None and ds.format != "unknown" and small:
@@ -210,7 +193,7 @@ def _dataset_finding(ds: Dataset, rules: TrivialRules, as_of: datetime) -> Findi
         return Finding(
             uri=ds.uri, category="trivial", kind="tiny", action="quarantine", confidence=0.6,
             reclaimable_bytes=whole_bytes,
-            explanation=f"tiny table ({size}{_size(whole_bytes)}) in a scratch location "
+            explanation=f"tiny table ({size}{format_bytes(whole_bytes)}) in a scratch location "
                         f"({rel!s} matches {glob!r})",
             evidence=evidence,
         )
@@ -226,7 +209,7 @@ def _item_finding(item: PathItem, rules: TrivialRules, as_of: datetime) -> Findi
             uri=str(item.uri), category="trivial", kind="junk_file", action="delete", confidence=0.99,
             reclaimable_bytes=item.bytes,
             explanation=f"{_junk_what(item.uri.name)} ({item.uri.name}), not data"
-                        + (f": {item.files:,} file(s), {_size(item.bytes)}" if item.is_dir else ""),
+                        + (f": {item.files:,} file(s), {format_bytes(item.bytes)}" if item.is_dir else ""),
             evidence=evidence,
         )
     if item.kind == "orphan_crc":
@@ -247,7 +230,7 @@ def _item_finding(item: PathItem, rules: TrivialRules, as_of: datetime) -> Findi
         confidence=0.5 if young else 0.9,
         reclaimable_bytes=item.bytes,
         explanation=f"{'directory ' + item.detail if item.kind == 'debris_only_dir' else item.uri.name + ': ' + item.detail}"
-                    f" — {item.files:,} file(s), {_size(item.bytes)}, {age_text}"
+                    f" — {item.files:,} file(s), {format_bytes(item.bytes)}, {age_text}"
                     + ("; recent, may belong to a write in progress" if young else ""),
         evidence=evidence,
     )
