@@ -192,5 +192,13 @@ def doctor(config_path: Path | None) -> None:
         sys.exit(1)
 
 
+def _register_cleanup() -> None:
+    from rotscan.cli_cleanup import register
+
+    register(main)
+
+
+_register_cleanup()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

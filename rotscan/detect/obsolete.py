@@ -197,7 +197,7 @@ def _usage_rules(live: Sequence[Dataset], everything: Sequence[Dataset], usage: 
         stopped = last_written is None or as_of - last_written > timedelta(days=rules.producer_stopped_days)
         if upstream and gone and len(gone) == len(upstream) and stopped:
             yield Finding(
-                uri=ds.uri, category="obsolete", kind="orphaned_lineage", action="archive", confidence=0.75,
+                uri=ds.uri, category="obsolete", kind="orphaned_lineage", action="quarantine", confidence=0.75,
                 reclaimable_bytes=_bytes(ds), related=tuple(gone),
                 explanation=f"built from {', '.join(_short(g) for g in gone)}, which no longer "
                             f"{'exists' if len(gone) == 1 else 'exist'}; last written "
@@ -209,7 +209,7 @@ def _usage_rules(live: Sequence[Dataset], everything: Sequence[Dataset], usage: 
         if writers and stopped and window >= rules.producer_stopped_days:
             last_run = max(writers.values())
             yield Finding(
-                uri=ds.uri, category="obsolete", kind="producer_stopped", action="archive", confidence=0.7,
+                uri=ds.uri, category="obsolete", kind="producer_stopped", action="quarantine", confidence=0.7,
                 reclaimable_bytes=_bytes(ds), related=tuple(lineage.downstream(ds.uri)) if lineage else (),
                 explanation=f"its producer{'s' if len(writers) > 1 else ''} ({', '.join(sorted(writers))}) last ran "
                             f"{_days(as_of - last_run)} days ago and nothing read it in the "
@@ -222,7 +222,7 @@ def _usage_rules(live: Sequence[Dataset], everything: Sequence[Dataset], usage: 
             written_recently = last_written is not None and as_of - last_written <= timedelta(days=rules.producer_stopped_days)
             yield Finding(
                 uri=ds.uri, category="obsolete", kind="unread",
-                action="review" if written_recently else "archive",
+                action="review" if written_recently else "quarantine",
                 confidence=0.6 if written_recently else 0.7,
                 reclaimable_bytes=_bytes(ds),
                 explanation=f"not read in the last {rules.unread_days:g} days (last read {_when(last_read, as_of)}; "
@@ -315,7 +315,7 @@ def _superseded_finding(old: Dataset, new: Dataset, why: str, usage: Mapping[str
              else f"last read {_when(last_read, as_of)}")
     shared = sorted(_columns(old) & _columns(new))
     return Finding(
-        uri=old.uri, category="obsolete", kind="superseded", action="archive" if known else "review",
+        uri=old.uri, category="obsolete", kind="superseded", action="quarantine" if known else "review",
         confidence=0.75 if known else 0.5, reclaimable_bytes=_bytes(old), related=(new.uri,),
         explanation=f"{why}: {new.relative_path} is newer (written {_when(new_time, as_of)}) with compatible columns; {reads}",
         evidence={"newer": new.uri, "newer_written": iso(new_time), "this_written": iso(old_time),
