@@ -533,7 +533,8 @@ def _vacuum(run: _Run, a: PlanAction, checked: _Checked, rules: SafetyRules,
                 mode="delta", retention_hours=retention)
         vacuum(ctx.spark(need_s3a=checked.uri.scheme == "s3a"), checked.uri, retention)
         after = fpmod.take(checked.storage, checked.uri)
-        gone = sorted(set(before.files) - set(after.files), key=lambda f: f.rel)
+        remaining = {f.rel for f in after.files}
+        gone = [f for f in before.files if f.rel not in remaining]
         gone = [f for f in gone if not f.rel.startswith(fpmod.DELTA_LOG + "/")]
         nbytes = sum(f.size for f in gone)
         reason = f"VACUUM (retention {retention:g} h) deleted {len(gone):,} file(s) permanently"

@@ -23,6 +23,11 @@ def _ms(mtime: float) -> float:
     return round(mtime, 3)
 
 
+# Local listings give sub-millisecond mtimes, Hadoop's FileSystem whole milliseconds: two readings
+# of one unchanged file may differ by less than this.
+MTIME_TOLERANCE = 0.002
+
+
 @dataclass(frozen=True)
 class FileState:
     rel: str  # relative to the action's path; "" when the action is about this one file
@@ -31,6 +36,10 @@ class FileState:
 
     def to_list(self) -> list[Any]:
         return [self.rel, self.size, self.mtime]
+
+    def same(self, other: FileState) -> bool:
+        """Same size and modification time (to the millisecond, whichever storage listed it)."""
+        return self.size == other.size and abs(self.mtime - other.mtime) < MTIME_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,7 @@ def differences(expected: Fingerprint, actual: Fingerprint, limit: int = 3) -> l
     after = {f.rel: f for f in actual.files}
     added = sorted(set(after) - set(before))
     missing = sorted(set(before) - set(after))
-    changed = sorted(r for r in set(before) & set(after) if before[r] != after[r])
+    changed = sorted(r for r in set(before) & set(after) if not before[r].same(after[r]))
     for label, items in (("new", added), ("missing", missing), ("changed", changed)):
         if items:
             shown = ", ".join(i or "(the file)" for i in items[:limit])

@@ -55,7 +55,7 @@ class Mover:
         now = file_state(self.storage, src)
         if now is None:
             raise Changed(f"{src.name} vanished")
-        if (now.size, now.mtime) != (expected.size, expected.mtime):
+        if not now.same(FileState("", expected.size, expected.mtime)):
             raise Changed(f"{src.name} changed (size {expected.size} -> {now.size})")
         exact_mtime = self.storage.stat(src).mtime  # unrounded, so a copy-mode move keeps it exactly
         sha = self.storage.sha256(src)
