@@ -96,6 +96,7 @@ def plan_and_load(out: Path, plan_path: Path, cfg: Config | None = None, **kw: A
 
     cfg = cfg or config()
     ctx = CleanupContext(config=cfg, user="tester")
+    kw.setdefault("scan_dir", str(out.resolve()))
     plan = build_plan(read_findings(out), ctx.storage, SafetyRules.from_config(cfg), **kw)
     write_plan(plan, plan_path)
     return plan, read_plan(plan_path)
@@ -109,9 +110,11 @@ def context(cfg: Config | None = None, **kw: Any):  # type: ignore[no-untyped-de
 
 def reseal(raw: dict[str, Any]) -> dict[str, Any]:
     """Recompute an edited action's checksum — what a tamperer who knows the format would do."""
-    from rotscan.cleanup.plan import sha256_of
+    from rotscan.cleanup.plan import PlanAction
 
-    raw["checksum"] = sha256_of({k: v for k, v in raw.items() if k != "checksum"})
+    resealed = PlanAction.from_dict(raw).to_dict()
+    raw.clear()
+    raw.update(resealed)
     return raw
 
 

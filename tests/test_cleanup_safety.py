@@ -163,3 +163,33 @@ def test_blast_radius_limits(planned) -> None:  # type: ignore[no-untyped-def]
     done = [a for a in report.actions if a.status == "done"]
     assert sum(a.bytes for a in done) <= 100
     assert any("max_bytes_per_run" in a.reason for a in report.actions)
+
+
+def test_files_inside_an_iceberg_table_are_refused(planned) -> None:  # type: ignore[no-untyped-def]
+    root, path, doc = planned
+    ice = root / "warehouse/ice"
+    (ice / "metadata").mkdir(parents=True)
+    (ice / "metadata/v1.metadata.json").write_text("{}")
+    (ice / "data").mkdir()
+    junk = ice / "data/00000-0-abc.parquet"
+    junk.write_bytes(b"")
+    action = _one(doc, root, "exports/blank.csv")
+    action["uri"] = f"file:{junk}"
+    action["rel"] = "warehouse/ice/data/00000-0-abc.parquet"
+    st = junk.stat()
+    action["fingerprint"]["files"] = [["", 0, round(st.st_mtime, 3)]]
+    result = _apply_one(path, doc, reseal(action), cfg=config(min_age_hours=0.0))
+    assert result["status"] == "skipped" and "inside the live Iceberg table" in result["reason"]
+    assert junk.exists()
+
+
+def test_widened_roots_are_refused_even_with_a_recomputed_header(planned) -> None:  # type: ignore[no-untyped-def]
+    from rotscan.cleanup.plan import PlanError, sha256_of
+
+    root, path, doc = planned
+    doc["roots"] = ["file:/"]
+    header = {k: doc[k] for k in ("plan_id", "created", "tool_version", "scan", "roots")}
+    doc["header_checksum"] = sha256_of(header)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanError, match="not the roots of the scan"):
+        apply_plan(read_plan(path), context(), execute=True)

@@ -275,6 +275,7 @@ def apply_plan(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: 
 
     When executing and an interrupted run of the same plan exists under the roots, that run is
     resumed (its half-done moves finished or rolled back) instead of starting a new one."""
+    check_roots_against_scan(plan)
     if not execute:
         return _apply(plan, ctx, execute=False, run_id=run_id, now=now, only=only)
     from rotscan.cleanup.lock import RootLock
@@ -287,6 +288,25 @@ def apply_plan(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: 
     finally:
         for lock in locks:
             lock.release()
+
+
+def check_roots_against_scan(plan: LoadedPlan) -> None:
+    """The plan's roots must be the scan's (when its findings.json is still where the plan says):
+    a plan whose roots were widened, checksum recomputed or not, is refused whole."""
+    scan = plan.header.get("scan") or {}
+    scan_dir = scan.get("dir")
+    if not scan_dir:
+        return
+    from pathlib import Path
+
+    findings = Path(scan_dir) / "findings.json"
+    try:
+        roots = json.loads(findings.read_text(encoding="utf-8"))["scan"]["roots"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # the scan output is gone: the plan's own checksums and the safety rules still hold
+    if sorted(str(parse(r)) for r in roots) != sorted(str(parse(r)) for r in plan.roots):
+        raise PlanError(f"the plan's roots ({', '.join(plan.roots)}) are not the roots of the scan it was made "
+                        f"from ({', '.join(roots)} in {findings}); make a new plan")
 
 
 def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str | None, now: float | None,

@@ -117,15 +117,24 @@ def check_protect(rel: str, uri: Uri, fp: Fingerprint | None, globs: Sequence[st
                 raise Refused(f"contains {sub}, protected by [cleanup] protect {hit!r}")
 
 
-def enclosing_delta_table(storage: Storage, uri: Uri, root: Uri) -> Uri | None:
-    """The Delta table strictly above ``uri`` (up to and including the root), if any."""
+def _is_iceberg(storage: Storage, d: Uri) -> bool:
+    try:
+        return any(e.name.endswith(".metadata.json") for e in storage.list_dir(d.child("metadata")))
+    except StorageError:
+        return False
+
+
+def enclosing_table(storage: Storage, uri: Uri, root: Uri) -> tuple[str, Uri] | None:
+    """The Delta or Iceberg table strictly above ``uri`` (up to and including the root), if any."""
     d = uri.parent
     while d.is_within(root):
         try:
             if storage.exists(d.child(DELTA_LOG)):
-                return d
+                return "Delta", d
         except StorageError:
             pass
+        if _is_iceberg(storage, d):
+            return "Iceberg", d
         if d == root:
             break
         d = d.parent
@@ -133,10 +142,12 @@ def enclosing_delta_table(storage: Storage, uri: Uri, root: Uri) -> Uri | None:
 
 
 def check_delta(storage: Storage, uri: Uri, root: Uri, action: str, fp: Fingerprint | None) -> None:
-    table = enclosing_delta_table(storage, uri, root)
-    if table is not None:
-        raise Refused(f"inside the live Delta table {table} (its files belong to its log; only a whole-table "
-                      "action or VACUUM may touch them)")
+    found = enclosing_table(storage, uri, root)
+    if found is not None:
+        kind, table = found
+        raise Refused(f"inside the live {kind} table {table} (its files belong to its "
+                      f"{'log' if kind == 'Delta' else 'metadata'}; only a whole-table action"
+                      f"{' or VACUUM' if kind == 'Delta' else ''} may touch them)")
     if fp is not None and fp.nested_tables:
         raise Refused(f"contains the Delta table(s) {', '.join(fp.nested_tables[:3])}, which this action is not about")
     if action == "vacuum" and (fp is None or fp.delta_version is None):
