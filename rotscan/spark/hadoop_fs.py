@@ -6,6 +6,7 @@ takes credentials itself."""
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rotscan.errors import AccessDeniedError, StorageError, VanishedError
@@ -18,12 +19,22 @@ if TYPE_CHECKING:
 
 def _translate(exc: Exception, path: str) -> StorageError:
     text = str(exc)
+    if "NoAuthWithAWSException" in text:
+        # s3a found no credentials anywhere in its provider chain: say so, not just "permission denied"
+        chain = re.search(r"No AWS Credentials provided by ([\w ]+?)\s*:", text)
+        return AccessDeniedError(f"{path}: permission denied: no AWS credentials from the provider chain"
+                                 + (f" ({chain[1]})" if chain else ""))
     if "FileNotFoundException" in text:
         return VanishedError(f"{path}: no longer exists")
     if "AccessDeniedException" in text or "AccessControlException" in text or "Permission denied" in text:
         return AccessDeniedError(f"{path}: permission denied")
-    first = next((ln for ln in text.splitlines() if ln.strip()), text)
-    return StorageError(f"{path}: {first.strip()[:300]}")
+    if "UnknownStoreException" in text:
+        return StorageError(f"{path}: the bucket does not exist")
+    # py4j's first line ("An error occurred while calling o91.getFileStatus.") says nothing; the Java
+    # exception's own message follows it
+    lines = [ln.strip().lstrip(": ").strip() for ln in text.splitlines()]
+    first = next((ln for ln in lines if ln and not ln.startswith("An error occurred while calling")), text)
+    return StorageError(f"{path}: {first[:300]}")
 
 
 class _HadoopInput(io.RawIOBase):
