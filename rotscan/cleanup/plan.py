@@ -32,7 +32,7 @@ from rotscan.cleanup.safety import (
 )
 from rotscan.errors import RotscanError, StorageError, VanishedError
 from rotscan.models import Dataset, Finding, ScanResult, iso, now_utc, utc_from_epoch
-from rotscan.storage.base import Storage
+from rotscan.storage.base import WritableStorage
 from rotscan.uri import Uri
 
 PLAN_VERSION = 1
@@ -232,7 +232,7 @@ def _stale(fp: fpmod.Fingerprint, findings: Sequence[Finding], ds: Dataset | Non
     return None
 
 
-def build_plan(scan: ScanResult, storage_for: Callable[[Uri], Storage], rules: SafetyRules, *,
+def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], rules: SafetyRules, *,
                include_review: bool = False, scan_dir: str | None = None, findings_sha256: str | None = None,
                now: float | None = None) -> CleanupPlan:
     """One action per path from ``scan``'s findings, checked against the storage as it is now."""

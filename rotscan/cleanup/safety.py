@@ -16,7 +16,7 @@ from typing import Any
 
 from rotscan.cleanup.fingerprint import DELTA_LOG, Fingerprint
 from rotscan.errors import StorageError
-from rotscan.storage.base import Storage
+from rotscan.storage.base import Storage, WritableStorage
 from rotscan.uri import Uri, parse
 
 STATE_DIR = "_rotscan"
@@ -124,7 +124,7 @@ def _is_iceberg(storage: Storage, d: Uri) -> bool:
         return False
 
 
-def enclosing_table(storage: Storage, uri: Uri, root: Uri) -> tuple[str, Uri] | None:
+def enclosing_table(storage: WritableStorage, uri: Uri, root: Uri) -> tuple[str, Uri] | None:
     """The Delta or Iceberg table strictly above ``uri`` (up to and including the root), if any."""
     d = uri.parent
     while d.is_within(root):
@@ -141,7 +141,7 @@ def enclosing_table(storage: Storage, uri: Uri, root: Uri) -> tuple[str, Uri] | 
     return None
 
 
-def check_delta(storage: Storage, uri: Uri, root: Uri, action: str, fp: Fingerprint | None) -> None:
+def check_delta(storage: WritableStorage, uri: Uri, root: Uri, action: str, fp: Fingerprint | None) -> None:
     found = enclosing_table(storage, uri, root)
     if found is not None:
         kind, table = found

@@ -179,7 +179,7 @@ class HadoopStorage:
             raise StorageError(f"{dst}: target exists")
         try:
             fs_src, fs_dst = self._fs(src), self._fs(dst)
-            ok = bool(self._jvm.org.apache.hadoop.fs.FileUtil.copy(
+            ok = bool(self._jvm.org.apache.hadoop.fs.FileUtil.copy(  # type: ignore[union-attr]
                 fs_src, self._path(src), fs_dst, self._path(dst), False, False, self._conf))
             if not ok:
                 raise StorageError(f"{src}: copy to {dst} failed")

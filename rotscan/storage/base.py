@@ -51,11 +51,16 @@ class WritableStorage(Storage, Protocol):
     fails rather than overwrites: ``rename``, ``copy`` and ``write_bytes`` raise
     :class:`~rotscan.errors.StorageError` when the target exists."""
 
-    # True when ``append_bytes`` is durable and cheap (a local file); object stores have no append.
-    supports_append: bool
-    # True when ``rename`` is an atomic metadata operation (local filesystem, HDFS); on object
-    # stores a "rename" is a copy and a delete, so the cleanup code copies, verifies and deletes itself.
-    atomic_rename: bool
+    @property
+    def supports_append(self) -> bool:
+        """True when ``append_bytes`` is durable and cheap (a local file); object stores have no append."""
+        ...
+
+    @property
+    def atomic_rename(self) -> bool:
+        """True when ``rename`` is an atomic metadata operation (local filesystem, HDFS); on object
+        stores a "rename" is a copy and a delete, so the cleanup code copies, verifies and deletes."""
+        ...
 
     def exists(self, uri: Uri) -> bool:
         ...
