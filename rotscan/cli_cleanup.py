@@ -7,15 +7,58 @@ and where the per-user runs index lives (``$XDG_STATE_HOME`` or ``~/.local/state
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from rotscan.cli import _load, _progress_printer, config_option, handle_errors
+from rotscan.errors import RotscanError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# These mirror rotscan.cli's helpers; importing them from rotscan.cli at module level would be
+# circular when rotscan.cli registers these commands (and runs as ``python -m rotscan.cli``).
+
+
+def handle_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RotscanError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def config_option(fn: F) -> F:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="TOML file layered over the packaged defaults (see conf/cleanup.example.toml).",
+    )(fn)
+
+
+def _load(config_path: Path | None) -> Any:
+    from rotscan.config import load_config
+
+    return load_config(config_path, env=os.environ)
+
+
+def _progress_printer(quiet: bool) -> Callable[[str], None]:
+    import time
+
+    start = time.monotonic()
+
+    def emit(message: str) -> None:
+        if not quiet:
+            click.echo(f"[rotscan {time.monotonic() - start:6.1f}s] {message}", err=True)
+
+    return emit
 
 
 def _user() -> str:

@@ -4,6 +4,7 @@ it was or in quarantine, never lost or half-copied, and the final tree equals th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import signal
@@ -139,4 +140,56 @@ def test_kill_9_then_restore_directly(pristine, tmp_path: Path) -> None:  # type
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
     (run_id,) = list_runs(LocalStorage(), parse(str(root)))
     assert restore_run(context(force_copy=True), [parse(str(root))], run_id).ok
+    assert tree(root) == before
+
+
+def _journal_lines(root: Path) -> int:
+    runs = root / "_rotscan/runs"
+    total = 0
+    for j in runs.glob("*/journal.jsonl") if runs.exists() else []:
+        with contextlib.suppress(OSError):
+            total += j.read_bytes().count(b'"op": "intent"')
+    return total
+
+
+@pytest.mark.parametrize("kill_after_intents", [20, 180])
+def test_cli_apply_killed_from_outside_then_rerun_and_restore(pristine, tmp_path: Path, kill_after_intents: int) -> None:  # type: ignore[no-untyped-def]
+    """``kill -9`` from another process at an arbitrary instruction of ``rotscan apply --execute``;
+    rerunning the same command resumes the run; ``rotscan restore`` gives back the original tree."""
+    import os
+    import time
+
+    src_root, out = pristine
+    root = tmp_path / "lake"
+    _copy_lake(src_root, root)
+    scan = json.loads((out / "findings.json").read_text().replace(str(src_root), str(root)))
+    (tmp_path / "scan").mkdir()
+    (tmp_path / "scan/findings.json").write_text(json.dumps(scan))
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "ROTSCAN_SCAN__PROFILE": "false"}
+    cli = [sys.executable, "-m", "rotscan.cli"]
+    plan = str(tmp_path / "plan.json")
+    made = subprocess.run([*cli, "plan", str(tmp_path / "scan"), "--out", plan], cwd=REPO, env=env,
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    before = tree(root)
+    proc = subprocess.Popen([*cli, "apply", plan, "--execute", "--json"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while _journal_lines(root) < kill_after_intents and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    proc.kill()  # SIGKILL
+    proc.wait()
+    if proc.returncode != -signal.SIGKILL:
+        pytest.skip("apply finished before it could be killed (machine too fast for this lake)")
+    _assert_nothing_lost(root, before)
+
+    rerun = subprocess.run([*cli, "apply", plan, "--execute", "--json"], cwd=REPO, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    doc = json.loads(rerun.stdout)
+    assert doc["resumed"] is True and all(a["status"] == "done" for a in doc["actions"])
+    _assert_nothing_lost(root, before)
+    restored = subprocess.run([*cli, "restore", doc["run_id"], "--json"], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=300)
+    assert restored.returncode == 0, restored.stderr
     assert tree(root) == before
