@@ -116,9 +116,9 @@ def test_kill_9_then_resume_and_restore(pristine, tmp_path: Path, step: str, n: 
     # rerunning apply on the same plan resumes the interrupted run
     report = apply_plan(read_plan(tmp_path / "plan.json"), context(force_copy=copy), execute=True)
     assert report.resumed and report.run_id == run_id
-    assert all(a.status == "done" for a in report.actions), [a.to_dict() for a in report.actions if a.status != "done"]
+    assert all(a.status == "done" for a in report.planned), [a.to_dict() for a in report.planned if a.status != "done"]
     _assert_nothing_lost(root, before)
-    moved = sum(a.files for a in report.actions)
+    moved = sum(a.files for a in report.planned)
     assert moved == sum(len(a.fingerprint.files) for a in plan.actions)
 
     assert restore_run(context(), [parse(str(root))], run_id).ok
@@ -187,7 +187,7 @@ def test_cli_apply_killed_from_outside_then_rerun_and_restore(pristine, tmp_path
                            text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     doc = json.loads(rerun.stdout)
-    assert doc["resumed"] is True and all(a["status"] == "done" for a in doc["actions"])
+    assert doc["resumed"] is True and all(a["status"] == "done" for a in doc["actions"] if a["planned"])
     _assert_nothing_lost(root, before)
     restored = subprocess.run([*cli, "restore", doc["run_id"], "--json"], cwd=REPO, env=env, capture_output=True,
                               text=True, timeout=300)

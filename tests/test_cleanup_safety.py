@@ -44,8 +44,8 @@ def _apply_one(path: Path, doc: dict[str, Any], action: dict[str, Any], cfg=None
     doc = {**doc, "actions": [action]}
     path.write_text(json.dumps(doc))
     report = apply_plan(read_plan(path), context(cfg), execute=True)
-    assert len(report.actions) == 1
-    return report.actions[0].to_dict()
+    assert len(report.planned) == 1
+    return report.planned[0].to_dict()
 
 
 @pytest.mark.parametrize("target", [
@@ -141,7 +141,7 @@ def test_an_edited_action_is_refused_the_rest_proceeds(planned) -> None:  # type
     doc = {**doc, "actions": [a, b]}
     path.write_text(json.dumps(doc))
     report = apply_plan(read_plan(path), context(), execute=True)
-    first, second = (r.to_dict() for r in report.actions)
+    first, second = (r.to_dict() for r in report.planned)
     assert first["status"] == "skipped" and "edited" in first["reason"]
     assert second["status"] == "done"
     assert (root / "exports/export_0.csv").exists() and not (root / "exports/Thumbs.db").exists()
@@ -156,13 +156,13 @@ def test_young_data_is_left_alone(planned) -> None:  # type: ignore[no-untyped-d
 def test_blast_radius_limits(planned) -> None:  # type: ignore[no-untyped-def]
     root, path, doc = planned
     report = apply_plan(read_plan(path), context(config(max_actions_per_run=2)), execute=True)
-    statuses = [a.status for a in report.actions]
+    statuses = [a.status for a in report.planned]
     assert statuses.count("done") == 2
-    assert all("max_actions_per_run" in a.reason for a in report.actions if a.status == "skipped")
+    assert all("max_actions_per_run" in a.reason for a in report.planned if a.status == "skipped")
     report = apply_plan(read_plan(path), context(config(max_bytes_per_run=100)), execute=False)
-    done = [a for a in report.actions if a.status == "done"]
+    done = [a for a in report.planned if a.status == "done"]
     assert sum(a.bytes for a in done) <= 100
-    assert any("max_bytes_per_run" in a.reason for a in report.actions)
+    assert any("max_bytes_per_run" in a.reason for a in report.planned)
 
 
 def test_files_inside_an_iceberg_table_are_refused(planned) -> None:  # type: ignore[no-untyped-def]

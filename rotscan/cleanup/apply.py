@@ -111,10 +111,11 @@ class ActionResult:
     action: str = ""
     id: str = ""
     files: int = 0
+    planned: bool = True  # False: an entry of the plan's not_planned list, reported as skipped
 
     def to_dict(self) -> dict[str, Any]:
         return {"uri": self.uri, "status": self.status, "reason": self.reason, "bytes": self.bytes,
-                "action": self.action, "id": self.id, "files": self.files}
+                "action": self.action, "id": self.id, "files": self.files, "planned": self.planned}
 
 
 @dataclass
@@ -124,6 +125,11 @@ class ApplyReport:
     actions: list[ActionResult]
     resumed: bool = False
     recovered: list[str] = field(default_factory=list)  # what resuming an interrupted run did
+
+    @property
+    def planned(self) -> list[ActionResult]:
+        """The results of the plan's actions (without its not-planned entries)."""
+        return [a for a in self.actions if a.planned]
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "dry_run": self.dry_run, "actions": [a.to_dict() for a in self.actions],
@@ -416,6 +422,12 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
             run.audit(checked.root).record(a.action, run_id=run.run_id, uri=a.uri, status="failed", reason=str(exc))
         results.append(res)
         ctx.progress(f"{res.status}: {a.action} {a.uri} ({res.reason})")
+    # What the plan could not make an action of (changed since the scan, protected, refused) is
+    # reported as skipped too, so a concurrent writer between scan and plan shows up here as well.
+    for item in plan.doc.get("not_planned") or []:
+        if isinstance(item, dict) and "uri" in item:
+            _skip(ActionResult(str(item["uri"]), "skipped", f"not planned: {item.get('reason', '')}", 0,
+                               planned=False))
     if run is not None:
         roots = _plan_roots(plan)
         for res in unaudited:  # what was not done is on the record too
@@ -424,7 +436,7 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
                 root = next((r for r in roots if where.is_within(r)), roots[0])
             except ValueError:
                 root = roots[0]
-            run.audit(root).record(res.action or "unknown", run_id=run.run_id, uri=res.uri, status=res.status,
+            run.audit(root).record(res.action or ("not_planned" if not res.planned else "unknown"), run_id=run.run_id, uri=res.uri, status=res.status,
                                    reason=res.reason)
         run.finish()
     return ApplyReport(run_id=run_id, dry_run=not execute, actions=results, resumed=resumed, recovered=recovered)

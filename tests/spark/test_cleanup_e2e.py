@@ -98,14 +98,14 @@ def test_plan_dry_run_execute_restore_through_the_cli(lake, spark, tmp_path: Pat
     r = runner.invoke(main, ["apply", str(plan_path), "--json"], env=env)
     assert r.exit_code == 0, r.output
     dry = json.loads(r.stdout)
-    assert dry["dry_run"] is True and all(a["status"] == "done" for a in dry["actions"])
+    assert dry["dry_run"] is True and all(a["status"] == "done" for a in dry["actions"] if a["planned"])
     assert tree(root, skip_state=False) == before
 
     before = tree(root)
     r = runner.invoke(main, ["apply", str(plan_path), "--execute", "--json"], env=env)
     assert r.exit_code == 0, r.output
     done = json.loads(r.stdout)
-    assert [a["status"] for a in done["actions"]] == ["done"] * len(plan["actions"])
+    assert [a["status"] for a in done["actions"] if a["planned"]] == ["done"] * len(plan["actions"])
     assert not (root / "warehouse/appended").exists()
     assert (root / "_rotscan/quarantine" / done["run_id"] / "warehouse/appended/_delta_log").is_dir()
     # live tables are untouched and still read
@@ -133,7 +133,7 @@ def test_vacuum_dry_run_then_quarantine_what_vacuum_lists(lake, spark, tmp_path:
     plan_path = _vacuum_plan(out, root, tmp_path)
     before = tree(root)
     ctx = CleanupContext(config=_cfg(), user="tester", spark_factory=lambda _s3a: spark)
-    orders, dry = apply_plan(read_plan(plan_path), ctx, execute=False).actions
+    orders, dry = apply_plan(read_plan(plan_path), ctx, execute=False).planned
     # orders_delta's replaced files were removed from the log just now: within its 7-day retention
     # VACUUM lists none of them, however old their mtimes look
     assert orders.status == "done" and orders.files == 0 and "retention 168 h" in orders.reason
@@ -141,7 +141,7 @@ def test_vacuum_dry_run_then_quarantine_what_vacuum_lists(lake, spark, tmp_path:
     assert tree(root) == before
 
     report = apply_plan(read_plan(plan_path), ctx, execute=True)
-    orders, res = report.actions
+    orders, res = report.planned
     assert orders.files == 0
     assert res.status == "done" and res.files == 1 and res.bytes == 4096
     assert not (table / "part-00099-orphan.snappy.parquet").exists()
@@ -159,7 +159,7 @@ def test_vacuum_mode_delta_runs_vacuum_and_records_what_it_deleted(lake, spark, 
     plan_path = _vacuum_plan(out, root, tmp_path)
     ctx = CleanupContext(config=_cfg(vacuum_mode="delta"), user="tester", spark_factory=lambda _s3a: spark)
     report = apply_plan(read_plan(plan_path), ctx, execute=True)
-    orders, res = report.actions
+    orders, res = report.planned
     assert orders.status == "done" and orders.files == 0
     assert spark.read.format("delta").load(str(root / "warehouse/orders_delta")).count() == 3000
     assert res.status == "done" and "permanently" in res.reason and res.files == 1
@@ -192,7 +192,7 @@ def test_quarantine_and_restore_through_hadoop_filesystem(spark, tmp_path: Path)
     hadoop = HadoopStorage(spark, "file")
     ctx = CleanupContext(config=cfg, user="tester", storage_factory=lambda _u: hadoop, force_copy=True)
     report = apply_plan(read_plan(tmp_path / "plan.json"), ctx, execute=True)
-    assert report.actions and all(a.status == "done" for a in report.actions), [a.to_dict() for a in report.actions]
+    assert report.planned and all(a.status == "done" for a in report.planned), [a.to_dict() for a in report.planned]
     assert (root / "_rotscan/runs" / report.run_id / "journal").is_dir()
     assert not (root / "tmp/bulk_dump").exists()
     assert restore_run(ctx, [parse(str(root))], report.run_id).ok
