@@ -82,7 +82,7 @@ def _context(config_path: Path | None, quiet: bool) -> Any:
     from rotscan.cleanup.apply import CleanupContext
 
     config = _load(config_path)
-    return CleanupContext(config=config, user=_user(), progress=_progress_printer(quiet))
+    return CleanupContext(config=config, user=_user(), progress=_progress_printer(quiet), env=dict(os.environ))
 
 
 def _roots(given: tuple[str, ...], run_id: str | None) -> list[Any]:
@@ -144,7 +144,7 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
     result = read_findings(scan_dir)
     findings_file = scan_dir / "findings.json" if scan_dir.is_dir() else scan_dir
     digest = hashlib.sha256(findings_file.read_bytes()).hexdigest()
-    ctx = CleanupContext(config=config, user=_user())
+    ctx = CleanupContext(config=config, user=_user(), env=dict(os.environ))
     plan = build_plan(result, ctx.storage, SafetyRules.from_config(config), include_review=include_review,
                       scan_dir=str(scan_dir.resolve()), findings_sha256=digest)
     write_plan(plan, out)

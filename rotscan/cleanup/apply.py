@@ -16,7 +16,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,7 @@ class CleanupContext:
     spark_factory: Callable[[bool], SparkSession] | None = None
     fault_hook: FaultHook = _no_fault
     force_copy: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)  # the process environment, for Spark's set-up
     _storages: dict[str, WritableStorage] = field(default_factory=dict)
     _spark: SparkSession | None = None
 
@@ -82,7 +83,7 @@ class CleanupContext:
             if self.spark_factory is None:
                 from rotscan.spark.session import get_spark
 
-                self._spark = get_spark(self.config, need_s3a=need_s3a)
+                self._spark = get_spark(self.config, need_s3a=need_s3a, env=self.env)
             else:
                 self._spark = self.spark_factory(need_s3a)
         return self._spark
