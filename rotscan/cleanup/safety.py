@@ -27,7 +27,6 @@ DEFAULTS: dict[str, Any] = {
     "max_bytes_per_run": 1_099_511_627_776,  # 1 TiB
     "max_actions_per_run": 1000,
     "vacuum_mode": "quarantine",
-    "include_review": False,
 }
 
 
