@@ -101,3 +101,16 @@ def test_symlinks_are_never_planned(lake, tmp_path: Path) -> None:  # type: igno
     plan, _ = plan_and_load(out, tmp_path / "plan.json")
     reasons = {rel_of(r["uri"], root): r["reason"] for r in plan.not_planned}
     assert "symlink" in reasons["tmp/scratch_sample"]
+
+
+def test_the_example_config_documents_every_cleanup_setting() -> None:
+    import tomllib
+
+    from rotscan.cleanup.safety import DEFAULTS, SafetyRules
+
+    from .cleanup_support import config as make_config
+
+    doc = tomllib.loads((Path(__file__).resolve().parents[1] / "conf/cleanup.example.toml").read_text())
+    assert set(doc["cleanup"]) == set(DEFAULTS)
+    rules = SafetyRules.from_config(make_config(**doc["cleanup"]))
+    assert rules.min_age_hours == 24.0 and rules.vacuum_mode == "quarantine"
