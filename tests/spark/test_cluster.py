@@ -30,8 +30,11 @@ from rotscan.spark.jars import cached_jars
 from rotscan.uri import parse
 
 from ..lakes import build_trivial_lake
+from . import test_s3a as s3a_lake
 
 pytestmark = pytest.mark.spark
+
+s3 = s3a_lake.s3  # moto's S3 with the s3a test lake uploaded (a module-scoped fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 # The variables that would attach a child process to this test process's own Spark driver.
@@ -228,3 +231,47 @@ def test_wheel_holds_the_package_data(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"rotscan/defaults.toml", "rotscan/spark/log4j2.properties", "rotscan/report/templates/report.html.j2",
             "rotscan/py.typed"} <= names
+
+
+def test_spark_submit_scans_s3a_on_the_cluster(cluster: Cluster, wheel: Path, s3: s3a_lake.S3, tmp_path: Path) -> None:
+    """The job on the cluster with an s3a:// root (moto on 127.0.0.1) finds what a local s3a scan
+    finds. The worker was started without any AWS settings: endpoint and keys reach the executors
+    only through the session's Hadoop configuration (``spark.hadoop.*`` from rotscan's config file)."""
+    local_tmp = tmp_path / "local"
+    local_tmp.mkdir()
+    local_done, local_out, local_s = s3a_lake.run_scan(local_tmp, s3, keys_in_config=True)
+    assert local_done.returncode == 0, local_done.stdout + local_done.stderr[-5000:]
+
+    config = s3a_lake.write_config(tmp_path / "rotscan.toml", s3, keys_in_config=True)
+    delta = cached_jars(load_config(), ("delta",), os.environ)
+    s3a = cached_jars(load_config(), ("s3a",), os.environ)
+    assert delta and s3a, "the jar cache lacks the delta or s3a jars (run `rotscan setup`)"
+    # the s3a jars are on this machine (every "node"): put them on the class paths rather than copy
+    # the ~650 MB AWS SDK bundle into each executor's sandbox with --jars
+    class_path = os.pathsep.join(s3a)
+    out = tmp_path / "cluster"
+    cmd = [str(spark_home() / "bin" / "spark-submit"), "--master", cluster.url, "--deploy-mode", "client",
+           "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false",
+           "--conf", f"spark.driver.extraClassPath={class_path}",
+           "--conf", f"spark.executor.extraClassPath={class_path}",
+           "--jars", ",".join(delta), "--py-files", str(wheel),
+           str(REPO / "jobs" / "rotscan_job.py"), "scan", f"s3a://{s3a_lake.BUCKET}/lake", "--out", str(out),
+           "--config", str(config)]
+    t0 = time.monotonic()
+    done = subprocess.run(cmd, env=spark_env(), cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                          check=False)
+    print(f"local s3a scan {local_s:.1f}s, spark-submit s3a scan on the standalone cluster "
+          f"{time.monotonic() - t0:.1f}s")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    job_lines = [ln for ln in done.stdout.splitlines() if ln.startswith("rotscan_job: ")]
+    assert len(job_lines) == 1 and "session=provided" in job_lines[0] and "s3a=True" in job_lines[0], done.stdout
+    assert s3a_lake.SECRET_KEY not in done.stdout + done.stderr
+
+    local = json.loads((local_out / "findings.json").read_text())
+    remote = json.loads((out / "findings.json").read_text())
+    for doc in (local, remote):
+        assert all(f["uri"].startswith(f"s3a://{s3a_lake.BUCKET}/lake/") for f in doc["findings"])
+    assert {(f["uri"], f["kind"]) for f in remote["findings"]} == {(f["uri"], f["kind"]) for f in local["findings"]}
+    assert {d["uri"]: (d["format"], d["files"], d["bytes"], d["rows"]) for d in remote["datasets"]} == \
+        {d["uri"]: (d["format"], d["files"], d["bytes"], d["rows"]) for d in local["datasets"]}
+    assert len(remote["findings"]) == 4 and remote["warnings"] == local["warnings"] == []
