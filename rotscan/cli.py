@@ -199,6 +199,4 @@ def _register_cleanup() -> None:
 
 
 _register_cleanup()
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+# Run as ``rotscan …`` or ``python -m rotscan …`` (rotscan/__main__.py).

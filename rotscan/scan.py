@@ -24,7 +24,7 @@ from rotscan.crawl.inventory import Inventory, InventoryEntry
 from rotscan.detect.obsolete import Coverage, ObsoleteRules, detect_obsolete
 from rotscan.detect.redundant import RedundancyRules, detect_redundant, projection_candidates
 from rotscan.detect.trivial import TrivialRules, detect_trivial
-from rotscan.errors import FindingsFormatError, ReadError, RootNotFoundError, StorageError
+from rotscan.errors import FindingsFormatError, ReadError, RootNotFoundError, StorageError, VanishedError
 from rotscan.models import Column, Finding, ScanInfo, ScanResult, ScanWarning, UsageSource, now_utc
 from rotscan.redundancy.signature import Signature
 from rotscan.report.summary import format_bytes
@@ -337,7 +337,7 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
         try:
             storage = _storage_for(root, ctx, storages)
         except StorageError as exc:
-            raise RootNotFoundError(f"cannot access root {root}: {exc}") from exc
+            raise RootNotFoundError(f"cannot access root {exc}") from exc
         inventory = Inventory(storage, small_file_bytes=int(cfg.get("scan", "small_file_bytes")),
                               sniff_bytes=int(cfg.get("scan", "sniff_bytes")), as_of=as_of.timestamp())
 
@@ -349,8 +349,10 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
         if root.scheme != "file":
             try:
                 storage.stat(root)
+            except VanishedError as exc:
+                raise RootNotFoundError(f"root does not exist: {root}") from exc
             except StorageError as exc:
-                raise RootNotFoundError(f"cannot access root {root}: {exc}") from exc
+                raise RootNotFoundError(f"cannot access root {exc}") from exc
         crawler.crawl(root)
         items.extend(crawler.items)
         warnings.extend(crawler.warnings)

@@ -12,6 +12,6 @@ echo "==> [1/2] $PYTHON -m pip install -e '.[dev]'"
 
 # The rotscan entry point of *this* interpreter (a PATH lookup could find another installation).
 echo "==> [2/2] rotscan setup (resolve the Delta/s3a jars once into the jar cache)"
-"$PYTHON" -m rotscan.cli setup
+"$PYTHON" -m rotscan setup
 
 echo "==> set-up done; check it with: rotscan doctor"

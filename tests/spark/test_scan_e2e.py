@@ -95,6 +95,9 @@ def test_inventory_of_real_delta_tables(scanned, spark) -> None:  # type: ignore
     assert orders["delta"]["last_operation"] == "WRITE"
     assert orders["delta"]["time_travel_bytes"] > 0 and orders["delta"]["time_travel_files"] > 0
     assert orders["partition_columns"] == ["shop"]
+    pq_orders = by_rel["warehouse/orders"]  # the healthy files of a table beside a corrupt one are profiled
+    assert (pq_orders["rows"], pq_orders["rows_source"]) == (600, "footer")
+    assert not [w for w in doc["warnings"] if w["code"] == "unreadable"]
     appended = by_rel["warehouse/appended"]
     assert (appended["rows"], appended["delta"]["version"]) == (120, 11)
     clicks = by_rel["landing/clicks.jsonl"]
