@@ -17,6 +17,8 @@ never less.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rotscan.uri import Uri, parse
@@ -34,11 +36,34 @@ def retain_hours(retention_hours: float) -> int:
     return int(math.ceil(retention_hours))
 
 
+_LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+
+
+@contextmanager
+def _listing_parallelism(spark: SparkSession) -> Iterator[None]:
+    """VACUUM lists the table with ``parallelPartitionDiscovery.parallelism`` tasks (10,000 by
+    default): on a small cluster that alone takes minutes. Unless the user set it, use a few tasks
+    per core while VACUUM runs."""
+    sc = spark.sparkContext
+    if sc.getConf().contains(_LISTING_PARALLELISM):
+        yield
+        return
+    before = spark.conf.get(_LISTING_PARALLELISM, None)
+    spark.conf.set(_LISTING_PARALLELISM, str(max(8, 4 * sc.defaultParallelism)))
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(_LISTING_PARALLELISM)
+        else:
+            spark.conf.set(_LISTING_PARALLELISM, before)
+
+
 def vacuum_dry_run(spark: SparkSession, table: Uri, retention_hours: float) -> list[Uri]:
     """The files ``VACUUM`` with the table's retention would delete (nothing is changed)."""
     from rotscan.spark.errors import java_errors
 
-    with java_errors(f"VACUUM DRY RUN {table}"):
+    with java_errors(f"VACUUM DRY RUN {table}"), _listing_parallelism(spark):
         rows = spark.sql(f"VACUUM {_table_ref(table)} RETAIN {retain_hours(retention_hours)} HOURS DRY RUN").collect()
     return sorted({parse(str(r[0])) for r in rows}, key=str)
 
@@ -46,7 +71,7 @@ def vacuum_dry_run(spark: SparkSession, table: Uri, retention_hours: float) -> l
 def vacuum(spark: SparkSession, table: Uri, retention_hours: float) -> None:
     from rotscan.spark.errors import java_errors
 
-    with java_errors(f"VACUUM {table}"):
+    with java_errors(f"VACUUM {table}"), _listing_parallelism(spark):
         spark.sql(f"VACUUM {_table_ref(table)} RETAIN {retain_hours(retention_hours)} HOURS").collect()
 
 
