@@ -6,53 +6,15 @@ usage errors exit 2 (click's convention). Importing this module starts no JVM.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from rotscan import __version__
-from rotscan.config import Config, load_config
-from rotscan.errors import RotscanError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _progress_printer(quiet: bool) -> Callable[[str], None]:
-    start = time.monotonic()
-
-    def emit(message: str) -> None:
-        if not quiet:
-            click.echo(f"[rotscan {time.monotonic() - start:6.1f}s] {message}", err=True)
-
-    return emit
-
-
-def handle_errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except RotscanError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def config_option(fn: F) -> F:
-    return click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="TOML file layered over the packaged defaults (see conf/rotscan.example.toml).",
-    )(fn)
-
-
-def _load(config_path: Path | None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
-    return load_config(config_path, env=os.environ, overrides=overrides)
+from rotscan.cli_common import config_option, handle_errors, load, progress_printer
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,7 +34,7 @@ def main() -> None:
 @click.argument("roots", nargs=-1, required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for findings.json and report.html.")
-@config_option
+@config_option()
 @click.option("--lineage", "lineage", multiple=True, metavar="PATH",
               help="OpenLineage RunEvents (.json/.jsonl file or a directory). Repeatable.")
 @click.option("--access-log", "access_logs", multiple=True, metavar="PATH",
@@ -99,8 +61,8 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
         overrides.setdefault("scan", {})["profile"] = False
     if master:
         overrides.setdefault("spark", {})["master"] = master
-    config = _load(config_path, overrides)
-    progress = _progress_printer(quiet)
+    config = load(config_path, overrides)
+    progress = progress_printer(quiet)
     ctx = ScanContext(config=config, env=dict(os.environ), progress=progress)
     for path in (*lineage, *access_logs):
         if not os.path.exists(path) and "://" not in path:
@@ -120,7 +82,7 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
 
 @main.command()
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@config_option
+@config_option()
 @handle_errors
 def report(out_dir: Path, config_path: Path | None) -> None:
     """Re-render OUT_DIR/report.html from OUT_DIR/findings.json (no Spark needed).
@@ -132,7 +94,7 @@ def report(out_dir: Path, config_path: Path | None) -> None:
     from rotscan.report.html import write_report
     from rotscan.scan import read_findings
 
-    config = _load(config_path)
+    config = load(config_path)
     result = read_findings(out_dir)
     price = result.scan.price_per_gb_month
     if config_path is not None or price is None:
@@ -144,7 +106,7 @@ def report(out_dir: Path, config_path: Path | None) -> None:
 @main.command("demo-lake")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace DIRECTORY if it exists.")
-@config_option
+@config_option()
 @handle_errors
 def demo_lake(directory: Path, force: bool, config_path: Path | None) -> None:
     """Write a small demo lake (real Parquet, Delta, CSV, JSON) with planted ROT into DIRECTORY.
@@ -155,8 +117,8 @@ def demo_lake(directory: Path, force: bool, config_path: Path | None) -> None:
     """
     from rotscan.demo import build_demo_lake
 
-    config = _load(config_path)
-    progress = _progress_printer(False)
+    config = load(config_path)
+    progress = progress_printer(False)
     manifest = build_demo_lake(directory, config, env=dict(os.environ), force=force, progress=progress)
     click.echo(f"demo lake written to {directory}: {len(manifest.planted) + len(manifest.planted_with_usage)} "
                f"planted ROT items and {len(manifest.clean)} traps that must stay clean (listed in {directory}/_DEMO.md);"
@@ -164,7 +126,7 @@ def demo_lake(directory: Path, force: bool, config_path: Path | None) -> None:
 
 
 @main.command()
-@config_option
+@config_option()
 @click.option("--no-s3a", is_flag=True, help="Do not fetch the s3a (hadoop-aws) jars.")
 @handle_errors
 def setup(config_path: Path | None, no_s3a: bool) -> None:
@@ -172,20 +134,20 @@ def setup(config_path: Path | None, no_s3a: bool) -> None:
     scans start without the network."""
     from rotscan.spark.jars import resolve_jars
 
-    config = _load(config_path)
+    config = load(config_path)
     groups = ("delta",) if no_s3a else ("delta", "s3a")
-    manifest = resolve_jars(config, groups=groups, env=os.environ, progress=_progress_printer(False))
+    manifest = resolve_jars(config, groups=groups, env=os.environ, progress=progress_printer(False))
     click.echo(str(manifest))
 
 
 @main.command()
-@config_option
+@config_option()
 @handle_errors
 def doctor(config_path: Path | None) -> None:
     """Check Java, Spark, Delta and Hadoop versions, the jar cache, and run a Delta smoke test."""
     from rotscan.spark.doctor import format_checks, run_doctor
 
-    config = _load(config_path)
+    config = load(config_path)
     checks = run_doctor(config, env=os.environ)
     click.echo(format_checks(checks))
     if not all(c.ok for c in checks):

@@ -7,58 +7,15 @@ and where the per-user runs index lives (``$XDG_STATE_HOME`` or ``~/.local/state
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from rotscan.errors import RotscanError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# These mirror rotscan.cli's helpers; importing them from rotscan.cli at module level would be
-# circular when rotscan.cli registers these commands (and runs as ``python -m rotscan.cli``).
-
-
-def handle_errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except RotscanError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def config_option(fn: F) -> F:
-    return click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="TOML file layered over the packaged defaults (see conf/cleanup.example.toml).",
-    )(fn)
-
-
-def _load(config_path: Path | None) -> Any:
-    from rotscan.config import load_config
-
-    return load_config(config_path, env=os.environ)
-
-
-def _progress_printer(quiet: bool) -> Callable[[str], None]:
-    import time
-
-    start = time.monotonic()
-
-    def emit(message: str) -> None:
-        if not quiet:
-            click.echo(f"[rotscan {time.monotonic() - start:6.1f}s] {message}", err=True)
-
-    return emit
+from rotscan.cli_common import config_option, handle_errors, load, progress_printer
 
 
 def _user() -> str:
@@ -81,8 +38,8 @@ def _index_path() -> Path:
 def _context(config_path: Path | None, quiet: bool) -> Any:
     from rotscan.cleanup.apply import CleanupContext
 
-    config = _load(config_path)
-    return CleanupContext(config=config, user=_user(), progress=_progress_printer(quiet), env=dict(os.environ))
+    config = load(config_path)
+    return CleanupContext(config=config, user=_user(), progress=progress_printer(quiet), env=dict(os.environ))
 
 
 def _roots(given: tuple[str, ...], run_id: str | None) -> list[Any]:
@@ -121,7 +78,7 @@ quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress mes
 @click.argument("scan_dir", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the plan (JSON).")
-@config_option
+@config_option("conf/cleanup.example.toml")
 @click.option("--include-review", is_flag=True,
               help="Also plan findings whose action is 'review' (as quarantine). Default: listed as needs review.")
 @handle_errors
@@ -140,7 +97,7 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
     from rotscan.cleanup.safety import SafetyRules
     from rotscan.scan import read_findings
 
-    config = _load(config_path)
+    config = load(config_path)
     result = read_findings(scan_dir)
     findings_file = scan_dir / "findings.json" if scan_dir.is_dir() else scan_dir
     digest = hashlib.sha256(findings_file.read_bytes()).hexdigest()
@@ -159,7 +116,7 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
 @click.argument("plan_path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--execute", is_flag=True, help="Act. Without it, a dry run: nothing changes.")
 @json_option
-@config_option
+@config_option("conf/cleanup.example.toml")
 @click.option("--resume", "resume", metavar="RUN_ID", default=None,
               help="Finish (or roll back) an interrupted run. PLAN is optional then (the run keeps a copy).")
 @root_option
@@ -214,7 +171,7 @@ def apply_cmd(plan_path: Path | None, execute: bool, as_json: bool, config_path:
 @click.argument("run_id")
 @root_option
 @json_option
-@config_option
+@config_option("conf/cleanup.example.toml")
 @quiet_option
 @handle_errors
 def restore_cmd(run_id: str, roots: tuple[str, ...], as_json: bool, config_path: Path | None, quiet: bool) -> None:
@@ -243,7 +200,7 @@ def restore_cmd(run_id: str, roots: tuple[str, ...], as_json: bool, config_path:
 @root_option
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @json_option
-@config_option
+@config_option("conf/cleanup.example.toml")
 @quiet_option
 @handle_errors
 def purge_cmd(older_than: str, roots: tuple[str, ...], dry_run: bool, as_json: bool, config_path: Path | None,
