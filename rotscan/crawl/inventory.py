@@ -64,6 +64,12 @@ def csv_header(head: bytes, name: str) -> list[str] | None:
     return [f"{n}{i}" if lower.count(n.lower()) > 1 else n for i, n in enumerate(names)]
 
 
+def _storage_warning(e: Entry, exc: StorageError) -> ScanWarning:
+    if isinstance(exc, VanishedError):
+        return ScanWarning(str(e.uri), "file vanished while scanning", "vanished")
+    return ScanWarning(str(e.uri), f"cannot read: {exc}", "unreadable")
+
+
 def _merge_schema(a: tuple[Column, ...] | None, b: tuple[Column, ...]) -> tuple[Column, ...]:
     if a is None:
         return b
@@ -109,11 +115,8 @@ class Inventory:
                 if compression is None:
                     try:
                         head = self.storage.read_head(e.uri, self.sniff_bytes)
-                    except VanishedError:
-                        out.warnings.append(ScanWarning(str(e.uri), "file vanished while scanning", "vanished"))
-                        continue
                     except StorageError as exc:
-                        out.warnings.append(ScanWarning(str(e.uri), f"cannot read: {exc}", "unreadable"))
+                        out.warnings.append(_storage_warning(e, exc))
                         continue
                     if formats.looks_binary(head):
                         magic = formats.format_from_magic(head)
@@ -130,11 +133,8 @@ class Inventory:
                 try:
                     with self.storage.open_read(e.uri) as fh:
                         meta = READERS[fmt](fh)
-                except VanishedError:
-                    out.warnings.append(ScanWarning(str(e.uri), "file vanished while scanning", "vanished"))
-                    continue
                 except StorageError as exc:
-                    out.warnings.append(ScanWarning(str(e.uri), f"cannot read: {exc}", "unreadable"))
+                    out.warnings.append(_storage_warning(e, exc))
                     continue
                 except CorruptFileError as exc:
                     out.warnings.append(ScanWarning(str(e.uri), f"corrupt {fmt} file: {exc}; not profiled",
