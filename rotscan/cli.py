@@ -72,25 +72,52 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
     findings_path = write_findings(result, out_dir)
     write_lineage(result, out_dir)
     write_signature_file(result, out_dir)
+    history = _scan_history(result, out_dir, config, progress)
     report_path = write_report(result, out_dir, price_per_gb_month=float(config.get("report", "price_per_gb_month")),
-                               currency=str(config.get("report", "currency")))
+                               currency=str(config.get("report", "currency")), pricing=_pricing(config, None),
+                               history=history)
     rot = sum(f.reclaimable_bytes for f in result.findings)
     progress(f"wrote {findings_path} and {report_path}")
     click.echo(f"{len(result.datasets)} datasets, {len(result.findings)} findings "
                f"({rot:,} bytes reclaimable), {len(result.warnings)} warnings -> {report_path}")
 
 
+def _pricing(config: Any, recorded_price: float | None) -> Any:
+    from rotscan.report.summary import Pricing
+
+    return Pricing.from_config(config, default_price=recorded_price)
+
+
+def _scan_history(result: Any, out_dir: Path, config: Any, progress: Any) -> Any:
+    """Save this scan's snapshot in OUT/history/ and load the history for the report's trend and diff."""
+    from rotscan.report.history import load_history, report_history, write_snapshot
+
+    keep = int(config.get("report", "history_keep"))
+    _, pruned = write_snapshot(result, out_dir, keep=keep)
+    if pruned:
+        progress(f"pruned {len(pruned)} old scan snapshot(s) (history_keep = {keep})")
+    snapshots, warnings = load_history(out_dir)
+    for w in warnings:
+        progress(f"warning: {w.uri}: {w.message}")
+    return report_history(result, snapshots, warnings=warnings)
+
+
 @main.command()
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @config_option()
+@click.option("--previous", "previous_path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Compare with this scan: a findings.json (or its directory) or an OUT/history/*.json "
+                   "snapshot. Default: the latest earlier scan of the same roots in OUT_DIR/history.")
 @handle_errors
-def report(out_dir: Path, config_path: Path | None) -> None:
-    """Re-render OUT_DIR/report.html from OUT_DIR/findings.json (no Spark needed).
+def report(out_dir: Path, config_path: Path | None, previous_path: Path | None) -> None:
+    """Re-render OUT_DIR/report.html from OUT_DIR/findings.json and OUT_DIR/history (no Spark needed).
 
     \b
     Example:
       rotscan report reports/lake
+      rotscan report reports/lake --previous reports/lake-last-month/findings.json
     """
+    from rotscan.report.history import load_history, load_previous, report_history
     from rotscan.report.html import write_report
     from rotscan.scan import read_findings
 
@@ -99,7 +126,13 @@ def report(out_dir: Path, config_path: Path | None) -> None:
     price = result.scan.price_per_gb_month
     if config_path is not None or price is None:
         price = float(config.get("report", "price_per_gb_month"))
-    path = write_report(result, out_dir, price_per_gb_month=price, currency=str(config.get("report", "currency")))
+    snapshots, warnings = load_history(out_dir)
+    for w in warnings:
+        click.echo(f"warning: {w.uri}: {w.message}", err=True)
+    previous = None if previous_path is None else load_previous(previous_path)
+    history = report_history(result, snapshots, previous=previous, warnings=warnings)
+    path = write_report(result, out_dir, price_per_gb_month=price, currency=str(config.get("report", "currency")),
+                        pricing=_pricing(config, price), history=history)
     click.echo(f"wrote {path}")
 
 

@@ -332,6 +332,53 @@ class ScanInfo:
         )
 
 
+CLEANUP_GROUPS = ("quarantined", "vacuumed", "restored", "purged", "skipped", "failed")
+
+
+@dataclass(frozen=True)
+class CleanupRun:
+    """What one cleanup run (``rotscan apply --execute``, with its later restore and purge) did to a
+    root, summarized from the root's audit log (``<root>/_rotscan/audit…``).
+
+    ``counts``/``bytes`` are keyed by :data:`CLEANUP_GROUPS`: ``quarantined`` (quarantine and delete
+    actions done: moved out of the lake into quarantine), ``vacuumed`` (Delta files removed by
+    vacuum), ``restored`` (put back), ``purged`` (quarantine deleted for good), ``skipped`` and
+    ``failed`` (actions not done; no bytes).
+    """
+
+    run_id: str
+    root: str
+    first: datetime | None
+    last: datetime | None
+    users: tuple[str, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, group: str) -> int:
+        return int(self.counts.get(group, 0))
+
+    def nbytes(self, group: str) -> int:
+        return int(self.bytes.get(group, 0))
+
+    @property
+    def reclaimed_bytes(self) -> int:
+        """Bytes taken out of the lake and not put back: quarantined + vacuumed - restored (>= 0)."""
+        return max(0, self.nbytes("quarantined") + self.nbytes("vacuumed") - self.nbytes("restored"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "root": self.root, "first": iso(self.first), "last": iso(self.last),
+                "users": list(self.users), "counts": {g: self.count(g) for g in CLEANUP_GROUPS},
+                "bytes": {g: self.nbytes(g) for g in CLEANUP_GROUPS},
+                "reclaimed_bytes": self.reclaimed_bytes}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CleanupRun:
+        return cls(run_id=str(d["run_id"]), root=str(d.get("root", "")), first=parse_iso(d.get("first")),
+                   last=parse_iso(d.get("last")), users=tuple(str(u) for u in d.get("users") or ()),
+                   counts={str(k): int(v) for k, v in (d.get("counts") or {}).items()},
+                   bytes={str(k): int(v) for k, v in (d.get("bytes") or {}).items()})
+
+
 @dataclass(frozen=True)
 class ScanResult:
     scan: ScanInfo
@@ -344,6 +391,8 @@ class ScanResult:
     # Content signatures by dataset URI (rotscan.redundancy.signature.Signature), written beside
     # findings.json as signatures.parquet so later scans and tools can reuse them.
     signatures: dict[str, Any] | None = field(default=None, compare=False)
+    # Cleanup runs found in the roots' audit logs at scan time (extension: "cleanup_history").
+    cleanup_history: tuple[CleanupRun, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -352,6 +401,7 @@ class ScanResult:
             "datasets": [d.to_dict() for d in self.datasets],
             "findings": [f.to_dict() for f in self.findings],
             "warnings": [w.to_dict() for w in self.warnings],
+            "cleanup_history": [r.to_dict() for r in self.cleanup_history],
         }
 
     @classmethod
@@ -361,4 +411,5 @@ class ScanResult:
             datasets=tuple(Dataset.from_dict(x) for x in d.get("datasets") or ()),
             findings=tuple(Finding.from_dict(x) for x in d.get("findings") or ()),
             warnings=tuple(ScanWarning.from_dict(x) for x in d.get("warnings") or ()),
+            cleanup_history=tuple(CleanupRun.from_dict(x) for x in d.get("cleanup_history") or ()),
         )

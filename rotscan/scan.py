@@ -25,7 +25,7 @@ from rotscan.detect.obsolete import Coverage, ObsoleteRules, detect_obsolete
 from rotscan.detect.redundant import RedundancyRules, detect_redundant, projection_candidates
 from rotscan.detect.trivial import TrivialRules, detect_trivial
 from rotscan.errors import FindingsFormatError, ReadError, RootNotFoundError, StorageError, VanishedError
-from rotscan.models import Column, Finding, ScanInfo, ScanResult, ScanWarning, UsageSource, now_utc
+from rotscan.models import CleanupRun, Column, Finding, ScanInfo, ScanResult, ScanWarning, UsageSource, now_utc
 from rotscan.redundancy.signature import Signature
 from rotscan.report.summary import format_bytes
 from rotscan.storage.base import Storage
@@ -387,6 +387,8 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
                                 None if usage is None else usage.graph, None if usage is None else usage.coverage,
                                 obsolete_rules, as_of, exclude=flagged)
     findings = _dedupe(findings)
+    cleanup_runs = tuple(r for root in uris
+                         for r in read_cleanup_history(_storage_for(root, ctx, storages), root, warnings))
     ctx.progress(f"{len(findings):,} finding(s), {len(warnings):,} warning(s) in {time.monotonic() - t0:.1f}s")
     info = ScanInfo(
         id=f"{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}",
@@ -398,7 +400,42 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     findings.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
     return ScanResult(scan=info, datasets=tuple(datasets), findings=tuple(findings), warnings=tuple(warnings),
                       lineage=None if usage is None else usage.graph.to_dict(),
-                      signatures={e.dataset.uri: e.signature for e in entries if e.signature is not None})
+                      signatures={e.dataset.uri: e.signature for e in entries if e.signature is not None},
+                      cleanup_history=cleanup_runs)
+
+
+def read_cleanup_history(storage: Storage, root: Uri, warnings: list[ScanWarning]) -> tuple[CleanupRun, ...]:
+    """The cleanup runs recorded in ``root``'s audit log — ``_rotscan/audit.jsonl`` (local, appended)
+    and/or one object per record under ``_rotscan/audit/`` (object stores) — summarized per run.
+    Only reads. An unreadable log or malformed lines become warnings; the scan goes on."""
+    from rotscan.cleanup.safety import STATE_DIR
+    from rotscan.report.history import parse_audit_lines, summarize_audit
+
+    state = root.child(STATE_DIR)
+    files = [state.child("audit.jsonl")]
+    try:
+        files += sorted((e.uri for e in storage.list_dir(state.child("audit")) if not e.is_dir), key=str)
+    except VanishedError:
+        pass
+    except StorageError as exc:
+        warnings.append(ScanWarning(str(state.child("audit")), f"cannot list the cleanup audit log: {exc}",
+                                    "audit_unreadable"))
+    records: list[dict[str, Any]] = []
+    for uri in files:
+        try:
+            with storage.open_read(uri) as fh:
+                data = fh.read()
+        except VanishedError:
+            continue
+        except StorageError as exc:
+            warnings.append(ScanWarning(str(uri), f"cannot read the cleanup audit log: {exc}", "audit_unreadable"))
+            continue
+        recs, bad = parse_audit_lines(data)
+        records += recs
+        if bad:
+            warnings.append(ScanWarning(str(uri), f"{bad:,} malformed cleanup audit record(s) skipped",
+                                        "audit_malformed"))
+    return summarize_audit(records, str(root))
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

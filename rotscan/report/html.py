@@ -22,8 +22,33 @@ import jinja2
 
 from rotscan.errors import StorageError
 from rotscan.models import CATEGORIES, Dataset, Finding, ScanResult
+from rotscan.report import charts as report_charts
 from rotscan.report import summary as fmt
-from rotscan.report.summary import ReportSummary, summarize
+from rotscan.report.history import ReportHistory, report_history
+from rotscan.report.summary import Pricing, ReportSummary, summarize
+
+# -- charts, scan history, diff and cleanup (the _charts and _diff partials) -----------------------
+
+DIFF_ROWS = 50  # new / resolved findings listed in the diff; the rest is counted
+
+
+def history_context(result: ScanResult, summary: ReportSummary, history: ReportHistory | None) -> dict[str, Any]:
+    """Context keys of the charts and the changes-since-last-scan sections."""
+    history = history if history is not None else report_history(result)
+    rel = PathDisplay(result.scan.roots)
+    return {
+        "history": history,
+        "diff_rows": DIFF_ROWS,
+        "charts": {
+            "categories": report_charts.category_chart(summary),
+            "offenders": report_charts.offenders_chart(result.findings, rel),
+            "areas": report_charts.areas_chart(result.datasets, result.findings, result.scan.roots),
+            "trend": report_charts.trend_chart(history.trend) if len(history.trend) > 1 else None,
+        },
+    }
+
+REPORT_FILENAME = "report.html"
+PAGE_SIZE = 200
 
 REPORT_FILENAME = "report.html"
 PAGE_SIZE = 200
@@ -134,7 +159,7 @@ def copy_clusters(result: ScanResult) -> list[dict[str, Any]]:
     return clusters
 
 
-def build_context(result: ScanResult, summary: ReportSummary) -> dict[str, Any]:
+def build_context(result: ScanResult, summary: ReportSummary, history: ReportHistory | None = None) -> dict[str, Any]:
     """Everything the template sees. Extend here (and add a partial) for new report sections."""
     findings = sorted(result.findings, key=_finding_order)
     datasets = sorted(result.datasets, key=_dataset_order)
@@ -160,21 +185,26 @@ def build_context(result: ScanResult, summary: ReportSummary) -> dict[str, Any]:
         "max_clusters": MAX_CLUSTERS,
         "page_size": PAGE_SIZE,
         "high_confidence": fmt.HIGH_CONFIDENCE,
+        **history_context(result, summary, history),
     }
 
 
-def render_report(result: ScanResult, *, price_per_gb_month: float, currency: str = "USD") -> str:
-    """The review report of ``result`` as one self-contained HTML document."""
-    summary = summarize(result, price_per_gb_month=price_per_gb_month, currency=currency)
+def render_report(result: ScanResult, *, price_per_gb_month: float, currency: str = "USD",
+                  pricing: Pricing | None = None, history: ReportHistory | None = None) -> str:
+    """The review report of ``result`` as one self-contained HTML document. ``pricing`` (storage
+    classes) overrides the flat ``price_per_gb_month``; ``history`` gives trend, diff and cleanup."""
+    summary = summarize(result, price_per_gb_month=price_per_gb_month, currency=currency, pricing=pricing)
     template = environment().get_template("report.html.j2")
-    return template.render(build_context(result, summary))
+    return template.render(build_context(result, summary, history))
 
 
 def write_report(
-    result: ScanResult, out_dir: Path, *, price_per_gb_month: float, currency: str = "USD"
+    result: ScanResult, out_dir: Path, *, price_per_gb_month: float, currency: str = "USD",
+    pricing: Pricing | None = None, history: ReportHistory | None = None,
 ) -> Path:
     """Render and write ``out_dir/report.html`` atomically (temp file, then ``os.replace``)."""
-    text = render_report(result, price_per_gb_month=price_per_gb_month, currency=currency)
+    text = render_report(result, price_per_gb_month=price_per_gb_month, currency=currency, pricing=pricing,
+                         history=history)
     out_dir = Path(out_dir)
     target = out_dir / REPORT_FILENAME
     tmp_name: str | None = None

@@ -11,18 +11,26 @@ Counting rules, stated once so the report can repeat them:
   most bytes). A finding whose uri lies inside another finding's uri (``outer + "/"`` prefix) is
   covered by the outer one and adds nothing. A finding that claims no bytes covers nothing.
   The bytes of a covering finding are attributed to its category, kind and action.
-- *Cost* uses decimal gigabytes: GB = 10^9 bytes, as storage is billed.
+- *Cost* uses decimal gigabytes: GB = 10^9 bytes, as storage is billed. Each counted finding is
+  priced at the storage class of its uri (:class:`Pricing`: the longest ``[report.storage_classes]``
+  prefix it lies under, else the default ``storage_class``).
 - Ages are measured against the scan's ``as_of``, never the wall clock.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
+from rotscan.errors import ConfigError
 from rotscan.models import CATEGORIES, Finding, ScanResult, UsageSource, iso
+
+if TYPE_CHECKING:
+    from rotscan.config import Config
 
 BYTES_PER_GB = 10**9
 HIGH_CONFIDENCE = 0.9
@@ -49,6 +57,91 @@ class GroupTotal:
     bytes: int
 
 
+# List prices in USD per GB-month (AWS S3, us-east-1, first 50 TB tier) used for a storage class
+# that ``[report.prices]`` does not name. The default class is priced by ``price_per_gb_month``.
+DEFAULT_PRICES: Mapping[str, float] = MappingProxyType({
+    "standard": 0.023,  # S3 Standard
+    "standard_ia": 0.0125,  # S3 Standard-Infrequent Access
+    "onezone_ia": 0.01,  # S3 One Zone-Infrequent Access
+    "glacier_ir": 0.004,  # S3 Glacier Instant Retrieval
+    "glacier": 0.0036,  # S3 Glacier Flexible Retrieval
+    "deep_archive": 0.00099,  # S3 Glacier Deep Archive
+})
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What a GB-month costs where: a default storage class, a price per class, and prefixes (URIs)
+    whose bytes sit in another class (``[report.storage_classes]``, longest prefix wins)."""
+
+    default_class: str
+    prices: Mapping[str, float]
+    classes: tuple[tuple[str, str], ...] = ()  # (canonical prefix uri, class), longest prefix first
+
+    def __post_init__(self) -> None:
+        for name, price in self.prices.items():
+            if price < 0:
+                raise ConfigError(f"[report.prices] {name!r}: a price cannot be negative ({price})")
+        for prefix, name in ((None, self.default_class), *self.classes):
+            if name not in self.prices:
+                where = "[report] storage_class" if prefix is None else f"[report.storage_classes] {prefix!r}"
+                raise ConfigError(f"{where}: unknown storage class {name!r} (priced: {', '.join(sorted(self.prices))}"
+                                  "; add it to [report.prices])")
+
+    @classmethod
+    def flat(cls, price_per_gb_month: float, storage_class: str = "standard") -> Pricing:
+        return cls(storage_class, {**DEFAULT_PRICES, storage_class: float(price_per_gb_month)})
+
+    @classmethod
+    def from_config(cls, config: Config, *, default_price: float | None = None) -> Pricing:
+        """``[report]``: ``storage_class`` is priced by ``[report.prices]`` when listed there, else by
+        ``price_per_gb_month`` (or ``default_price``, the price a scan recorded); other classes by
+        ``[report.prices]`` over :data:`DEFAULT_PRICES`."""
+        from rotscan.uri import parse
+
+        section = config.section("report")
+        default_class = str(section.get("storage_class", "standard")).strip()
+        if not default_class:
+            raise ConfigError("[report] storage_class must not be empty")
+        given: dict[str, Any] = dict(section.get("prices") or {})
+        prices: dict[str, float] = dict(DEFAULT_PRICES)
+        prices[default_class] = float(section["price_per_gb_month"] if default_price is None else default_price)
+        for name, value in given.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"[report.prices] {name!r} must be a number (price per GB-month), got {value!r}")
+            prices[str(name)] = float(value)
+        classes: list[tuple[str, str]] = []
+        for prefix, name in dict(section.get("storage_classes") or {}).items():
+            if not isinstance(name, str):
+                raise ConfigError(f"[report.storage_classes] {prefix!r} must name a storage class, got {name!r}")
+            try:
+                uri = str(parse(str(prefix))).rstrip("/") or "/"
+            except ValueError as exc:
+                raise ConfigError(f"[report.storage_classes] {prefix!r} is not a path or URI: {exc}") from exc
+            classes.append((uri, name))
+        classes.sort(key=lambda pc: (-len(pc[0]), pc[0]))
+        return cls(default_class, MappingProxyType(prices), tuple(classes))
+
+    def class_of(self, uri: str) -> str:
+        for prefix, name in self.classes:
+            if uri == prefix or uri.startswith(prefix if prefix.endswith("/") else prefix + "/"):
+                return name
+        return self.default_class
+
+    def price(self, storage_class: str) -> float:
+        return self.prices[storage_class]
+
+
+@dataclass(frozen=True)
+class ClassCost:
+    """The ROT bytes priced at one storage class and what they cost per month."""
+
+    storage_class: str
+    price_per_gb_month: float
+    bytes: int
+    monthly: float
+
+
 @dataclass(frozen=True)
 class ReportSummary:
     datasets: int
@@ -67,6 +160,14 @@ class ReportSummary:
     usage_sources: tuple[UsageSource, ...]
     usage_events: int
     usage_statement: str
+    storage_class: str = "standard"  # the default class, priced at price_per_gb_month
+    cost_by_class: tuple[ClassCost, ...] = ()  # most cost first; every class holding ROT bytes
+    roots: tuple[str, ...] = field(default=())
+
+    @property
+    def priced_by_class(self) -> bool:
+        """True when some ROT bytes are priced at another class than the default."""
+        return any(c.storage_class != self.storage_class for c in self.cost_by_class)
 
     @property
     def usage_known(self) -> bool:
@@ -153,7 +254,22 @@ def usage_statement(sources: Sequence[UsageSource]) -> str:
     )
 
 
-def summarize(result: ScanResult, *, price_per_gb_month: float, currency: str = "USD") -> ReportSummary:
+def cost_by_class(counted: Sequence[Finding], pricing: Pricing) -> tuple[ClassCost, ...]:
+    nbytes: Counter[str] = Counter()
+    for f in counted:
+        nbytes[pricing.class_of(f.uri)] += f.reclaimable_bytes
+    costs = [ClassCost(name, pricing.price(name), n, monthly_cost(n, pricing.price(name))) for name, n in nbytes.items()]
+    return tuple(sorted(costs, key=lambda c: (-c.monthly, -c.bytes, c.storage_class)))
+
+
+def summarize(result: ScanResult, *, price_per_gb_month: float | None = None, currency: str = "USD",
+              pricing: Pricing | None = None) -> ReportSummary:
+    """The report's numbers. Cost: ``pricing`` when given (its default class priced as it says),
+    else every byte at ``price_per_gb_month``."""
+    if pricing is None:
+        if price_per_gb_month is None:
+            raise TypeError("summarize needs price_per_gb_month or pricing")
+        pricing = Pricing.flat(price_per_gb_month)
     findings = result.findings
     counted = counted_findings(findings)
     scanned = sum(d.bytes for d in result.datasets)
@@ -167,6 +283,7 @@ def summarize(result: ScanResult, *, price_per_gb_month: float, currency: str = 
         CategoryTotal(c, cat_count[c], cat_bytes[c], _share(cat_bytes[c], scanned)) for c in CATEGORIES
     )
     sources = result.scan.usage_sources
+    costs = cost_by_class(counted, pricing)
     return ReportSummary(
         datasets=len(result.datasets),
         bytes_scanned=scanned,
@@ -177,13 +294,16 @@ def summarize(result: ScanResult, *, price_per_gb_month: float, currency: str = 
         by_kind=_groups(findings, counted, "kind"),
         by_action=_groups(findings, counted, "action"),
         high_confidence_bytes=sum(f.reclaimable_bytes for f in counted if f.confidence >= HIGH_CONFIDENCE),
-        price_per_gb_month=price_per_gb_month,
+        price_per_gb_month=pricing.price(pricing.default_class),
         currency=currency,
-        monthly_savings=monthly_cost(total, price_per_gb_month),
+        monthly_savings=sum(c.monthly for c in costs),
         warnings=len(result.warnings),
         usage_sources=tuple(sources),
         usage_events=sum(s.events for s in sources),
         usage_statement=usage_statement(sources),
+        storage_class=pricing.default_class,
+        cost_by_class=costs,
+        roots=tuple(result.scan.roots),
     )
 
 
