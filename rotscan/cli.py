@@ -41,10 +41,14 @@ def main() -> None:
               help="Access/audit log file or directory; format detected per file. Repeatable.")
 @click.option("--no-profile", is_flag=True, help="Metadata-only scan: no Spark read of the data.")
 @click.option("--master", default=None, help="Spark master (default: config [spark] master, local[*]).")
+@click.option("--state", "state", default=None, metavar="DIR_OR_URI",
+              help="Scan state for incremental scans: reuse the profiles of unchanged datasets from "
+                   "the last scan and record this one's (config [scan] state).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @handle_errors
 def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineage: tuple[str, ...],
-         access_logs: tuple[str, ...], no_profile: bool, master: str | None, quiet: bool) -> None:
+         access_logs: tuple[str, ...], no_profile: bool, master: str | None, state: str | None,
+         quiet: bool) -> None:
     """Crawl ROOT(s), detect ROT, write OUT/findings.json and OUT/report.html.
 
     ROOT is a path or URI: /data/lake, file:/data/lake, s3a://bucket/prefix.
@@ -61,6 +65,8 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
         overrides.setdefault("scan", {})["profile"] = False
     if master:
         overrides.setdefault("spark", {})["master"] = master
+    if state:
+        overrides.setdefault("scan", {})["state"] = state
     config = load(config_path, overrides)
     progress = progress_printer(quiet)
     ctx = ScanContext(config=config, env=dict(os.environ), progress=progress)

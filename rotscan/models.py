@@ -304,6 +304,8 @@ class ScanInfo:
     tool_version: str
     usage_sources: tuple[UsageSource, ...] = ()
     price_per_gb_month: float | None = None
+    # Incremental scans (extension): {"state": uri, "reused": n, "profiled": m, ...}; None without a state.
+    incremental: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -315,6 +317,7 @@ class ScanInfo:
             "tool_version": self.tool_version,
             "usage_sources": [u.to_dict() for u in self.usage_sources],
             "price_per_gb_month": self.price_per_gb_month,
+            "incremental": self.incremental,
         }
 
     @classmethod
@@ -329,6 +332,7 @@ class ScanInfo:
             tool_version=d.get("tool_version", ""),
             usage_sources=tuple(UsageSource.from_dict(u) for u in d.get("usage_sources") or ()),
             price_per_gb_month=d.get("price_per_gb_month"),
+            incremental=d.get("incremental"),
         )
 
 

@@ -24,10 +24,11 @@ from rotscan.crawl.inventory import Inventory, InventoryEntry
 from rotscan.detect.obsolete import Coverage, ObsoleteRules, detect_obsolete
 from rotscan.detect.redundant import RedundancyRules, detect_redundant, projection_candidates
 from rotscan.detect.trivial import TrivialRules, detect_trivial
-from rotscan.errors import FindingsFormatError, ReadError, RootNotFoundError, StorageError, VanishedError
+from rotscan.errors import ConfigError, FindingsFormatError, ReadError, RootNotFoundError, StorageError, VanishedError
 from rotscan.models import CleanupRun, Column, Finding, ScanInfo, ScanResult, ScanWarning, UsageSource, now_utc
 from rotscan.redundancy.signature import Signature
 from rotscan.report.summary import format_bytes
+from rotscan.state import ContainmentKey, ProfileOutcome, ProjectionKey, StateTracker
 from rotscan.storage.base import Storage
 from rotscan.storage.local import LocalStorage
 from rotscan.uri import Uri, parse
@@ -111,7 +112,8 @@ def _batch_key(e: InventoryEntry) -> tuple[object, ...] | None:
     return None
 
 
-def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list[ScanWarning]) -> None:
+def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list[ScanWarning],
+                 state: StateTracker | None = None) -> None:
     cfg = ctx.config
     max_bytes = int(cfg.get("scan", "profile_max_bytes"))
     k = int(cfg.get("redundancy", "signature_bins"))
@@ -130,6 +132,22 @@ def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list
         todo.append(e)
     if not todo:
         return
+    outcomes: dict[int, ProfileOutcome] = {}
+    if state is not None:
+        for e in todo:
+            hit = state.lookup_profile(e.dataset.uri, e.fingerprint)
+            if hit is not None:
+                outcomes[id(e)] = hit
+        ctx.progress(f"{len(outcomes):,} reused from state, {len(todo) - len(outcomes):,} profiled")
+    ordered, todo = todo, [e for e in todo if id(e) not in outcomes]
+    if todo:
+        _profile_spark(todo, ctx, k, target, outcomes, state)
+    for e in ordered:
+        _apply_profile(e, outcomes[id(e)], warnings)
+
+
+def _profile_spark(todo: list[InventoryEntry], ctx: ScanContext, k: int, target: int,
+                   outcomes: dict[int, ProfileOutcome], state: StateTracker | None) -> None:
     ctx.progress(f"profiling {len(todo)} dataset(s) with Spark (row counts, constant columns, content signatures)")
     spark = ctx.spark(need_s3a=any(e.dataset.uri.startswith("s3a:") for e in todo))
     from rotscan.spark.profile import ProfileJob, profile_many
@@ -150,32 +168,42 @@ def _profile_all(entries: list[InventoryEntry], ctx: ScanContext, warnings: list
                        _batch_key(e)) for e in todo]
     results = profile_many(spark, jobs, k=k, sample_target=target, on_done=on_done)
     for e, p in zip(todo, results, strict=True):
-        ds = e.dataset
-        if isinstance(p, ReadError):
-            warnings.append(ScanWarning(ds.uri, f"Spark could not read it: {p}", "unreadable"))
-            continue
-        rows = p.rows - p.corrupt_records
-        if p.corrupt_records:
-            warnings.append(ScanWarning(ds.uri, f"{p.corrupt_records:,} malformed record(s) skipped", "malformed"))
-        schema = ds.schema
-        if schema is None or ds.format in ("csv", "json", "text"):
-            schema = tuple(Column(n, t) for n, t in p.schema)
-        if ds.rows is not None and ds.rows != rows and ds.format != "delta":
-            warnings.append(ScanWarning(ds.uri, f"row count from metadata ({ds.rows:,}) differs from the data "
-                                                f"({rows:,}); using the data", "inconsistent"))
-        e.signature = p.signature
-        e.dataset = replace(
-            ds,
-            rows=rows,
-            rows_source=ds.rows_source if ds.rows == rows and ds.rows_source else "spark_count",
-            schema=schema,
-            constant_columns=p.constant_columns,
-            null_columns=p.null_columns,
-        )
+        o = ProfileOutcome.from_error(str(p)) if isinstance(p, ReadError) else ProfileOutcome.from_profile(p)
+        outcomes[id(e)] = o
+        if state is not None:
+            state.record_profile(e.dataset.uri, e.fingerprint, o)
+
+
+def _apply_profile(e: InventoryEntry, p: ProfileOutcome, warnings: list[ScanWarning]) -> None:
+    """Fill a dataset's rows, schema and constant/null columns from its profile (fresh from Spark
+    or reused from the scan state: both go through here, so both give the same result)."""
+    ds = e.dataset
+    if p.error is not None:
+        warnings.append(ScanWarning(ds.uri, f"Spark could not read it: {p.error}", "unreadable"))
+        return
+    rows = p.rows - p.corrupt_records
+    if p.corrupt_records:
+        warnings.append(ScanWarning(ds.uri, f"{p.corrupt_records:,} malformed record(s) skipped", "malformed"))
+    schema = ds.schema
+    if schema is None or ds.format in ("csv", "json", "text"):
+        schema = tuple(Column(n, t) for n, t in p.schema)
+    if ds.rows is not None and ds.rows != rows and ds.format != "delta":
+        warnings.append(ScanWarning(ds.uri, f"row count from metadata ({ds.rows:,}) differs from the data "
+                                            f"({rows:,}); using the data", "inconsistent"))
+    e.signature = p.signature
+    e.dataset = replace(
+        ds,
+        rows=rows,
+        rows_source=ds.rows_source if ds.rows == rows and ds.rows_source else "spark_count",
+        schema=schema,
+        constant_columns=p.constant_columns,
+        null_columns=p.null_columns,
+    )
 
 
 def _projections(entries: list[InventoryEntry], signatures: dict[str, Signature], exclude: set[str],
-                 ctx: ScanContext, warnings: list[ScanWarning]) -> dict[tuple[str, str], Signature]:
+                 ctx: ScanContext, warnings: list[ScanWarning],
+                 state: StateTracker | None = None) -> dict[tuple[str, str], Signature]:
     """Re-hash each wider table over the columns of a narrower one that may be its projection."""
     rules = RedundancyRules.from_config(ctx.config)
     by_uri = {e.dataset.uri: e for e in entries}
@@ -185,22 +213,29 @@ def _projections(entries: list[InventoryEntry], signatures: dict[str, Signature]
     ctx.progress(f"verifying {len(candidates)} projection candidate(s)")
     from rotscan.spark.profile import projected_signature
 
-    spark = ctx.spark()
     out: dict[tuple[str, str], Signature] = {}
     target = int(ctx.config.get("redundancy", "sample_target"))
     for c in candidates:
         whole = by_uri[c.whole]
+        key = ProjectionKey(c.whole, whole.fingerprint or "", tuple(c.columns), signatures[c.part].k)
+        cached = state.lookup_projection(key) if state is not None and whole.fingerprint else None
+        if cached is not None:
+            out[(c.part, c.whole)] = cached
+            continue
         try:
             out[(c.part, c.whole)] = projected_signature(
-                spark, whole.read_format or whole.dataset.format, whole.read_paths, whole.base_path, c.columns,
+                ctx.spark(), whole.read_format or whole.dataset.format, whole.read_paths, whole.base_path, c.columns,
                 k=signatures[c.part].k, sample_target=target, rows_estimate=whole.dataset.rows)
         except ReadError as exc:
             warnings.append(ScanWarning(c.whole, f"projection check failed: {exc}", "unreadable"))
+            continue
+        if state is not None and whole.fingerprint:
+            state.record_projection(key, out[(c.part, c.whole)])
     return out
 
 
 def _verify_sampled(findings: list[Finding], entries: list[InventoryEntry], ctx: ScanContext,
-                    warnings: list[ScanWarning]) -> list[Finding]:
+                    warnings: list[ScanWarning], state: StateTracker | None = None) -> list[Finding]:
     """Replace sampled subset/projection estimates by an exact anti-join count where affordable
     (both tables within ``verify_max_bytes``); findings that do not hold up are dropped."""
     limit = int(ctx.config.get("redundancy", "verify_max_bytes"))
@@ -219,14 +254,23 @@ def _verify_sampled(findings: list[Finding], entries: list[InventoryEntry], ctx:
         from rotscan.spark.profile import exact_containment
 
         columns = tuple(ev.get("columns") or (part.signature.columns if part.signature else ()))
-        try:
-            distinct, missing = exact_containment(
-                ctx.spark(), (part.read_format or "", part.read_paths, part.base_path),
-                (whole.read_format or "", whole.read_paths, whole.base_path), columns)
-        except ReadError as exc:
-            warnings.append(ScanWarning(f.uri, f"exact containment check failed: {exc}", "unreadable"))
-            out.append(f)
-            continue
+        key = ContainmentKey(part.dataset.uri, part.fingerprint or "", whole.dataset.uri, whole.fingerprint or "",
+                             columns)
+        cached = (state.lookup_containment(key) if state is not None and part.fingerprint and whole.fingerprint
+                  else None)
+        if cached is not None:
+            distinct, missing = cached
+        else:
+            try:
+                distinct, missing = exact_containment(
+                    ctx.spark(), (part.read_format or "", part.read_paths, part.base_path),
+                    (whole.read_format or "", whole.read_paths, whole.base_path), columns)
+            except ReadError as exc:
+                warnings.append(ScanWarning(f.uri, f"exact containment check failed: {exc}", "unreadable"))
+                out.append(f)
+                continue
+            if state is not None and part.fingerprint and whole.fingerprint:
+                state.record_containment(key, distinct, missing)
         cont = 1.0 - missing / distinct if distinct else 0.0
         if cont < threshold:
             continue
@@ -323,6 +367,9 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     t0 = time.monotonic()
     cfg = ctx.config
     uris = resolve_roots(roots)
+    state_uri = _state_location(cfg)
+    if state_uri is not None:
+        exclude = (*exclude, str(state_uri))  # the state is never scanned as data
     rules = replace(CrawlRules.from_config(cfg), exclude_uris=tuple(parse(x) for x in exclude))
     # every rule set is built up front, so a bad setting fails before any work is done
     trivial_rules = TrivialRules.from_config(cfg)
@@ -364,8 +411,13 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     total = sum(e.dataset.bytes for e in entries)
     ctx.progress(f"found {len(entries):,} dataset(s), {format_bytes(total)}")
 
+    tracker = None
+    if state_uri is not None and cfg.get("scan", "profile"):
+        tracker = _load_state(state_uri, ctx, storages, warnings)
+    elif state_uri is not None:
+        ctx.progress("metadata-only scan: the scan state is neither read nor written")
     if cfg.get("scan", "profile"):
-        _profile_all(entries, ctx, warnings)
+        _profile_all(entries, ctx, warnings, tracker)
 
     usage = _usage(usage_paths, entries, ctx, warnings, as_of) if usage_paths else None
     datasets = [e.dataset for e in entries]
@@ -377,16 +429,18 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     signatures = {e.dataset.uri: e.signature for e in entries if e.signature is not None}
     if signatures:
         trivial = {f.uri for f in findings}
-        projections = _projections(entries, signatures, trivial, ctx, warnings)
+        projections = _projections(entries, signatures, trivial, ctx, warnings, tracker)
         readers = None if usage is None else {uri: len(u.readers) + u.reads_365d for uri, u in usage.stats.items()}
         redundant = detect_redundant(datasets, signatures, redundancy_rules,
                                      projections=projections, exclude=trivial, readers=readers)
-        findings += _verify_sampled(redundant, entries, ctx, warnings)
+        findings += _verify_sampled(redundant, entries, ctx, warnings, tracker)
     flagged = {f.uri for f in findings}
     findings += detect_obsolete(datasets, None if usage is None else usage.stats,
                                 None if usage is None else usage.graph, None if usage is None else usage.coverage,
                                 obsolete_rules, as_of, exclude=flagged)
     findings = _dedupe(findings)
+    if tracker is not None and state_uri is not None:
+        _save_state(tracker, state_uri, uris, ctx, storages, warnings)
     cleanup_runs = tuple(r for root in uris
                          for r in read_cleanup_history(_storage_for(root, ctx, storages), root, warnings))
     ctx.progress(f"{len(findings):,} finding(s), {len(warnings):,} warning(s) in {time.monotonic() - t0:.1f}s")
@@ -395,6 +449,7 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
         started=started, finished=now_utc(), as_of=as_of, roots=tuple(str(u) for u in uris),
         tool_version=__version__, usage_sources=() if usage is None else usage.sources,
         price_per_gb_month=float(cfg.get("report", "price_per_gb_month")),
+        incremental=None if tracker is None else tracker.info(),
     )
     datasets.sort(key=lambda d: d.uri)
     findings.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
@@ -436,6 +491,53 @@ def read_cleanup_history(storage: Storage, root: Uri, warnings: list[ScanWarning
             warnings.append(ScanWarning(str(uri), f"{bad:,} malformed cleanup audit record(s) skipped",
                                         "audit_malformed"))
     return summarize_audit(records, str(root))
+
+
+def _state_location(cfg: Config) -> Uri | None:
+    text = str(cfg.get("scan", "state") or "").strip()
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"[scan] state: invalid location {text!r}: {exc}") from exc
+
+
+def _load_state(location: Uri, ctx: ScanContext, storages: dict[str, Storage],
+                warnings: list[ScanWarning]) -> StateTracker:
+    """The previous scan state, checked: a file that is unreadable, foreign, of another format or
+    written with other settings is not used (a full scan follows), never trusted."""
+    from rotscan.state import StateFormatError, read_state, settings_fingerprint, state_file
+
+    settings, detail = settings_fingerprint(ctx.config, dict(ctx.env) or None)
+    previous = None
+    try:
+        previous = read_state(_storage_for(location, ctx, storages), location)
+    except (StateFormatError, StorageError) as exc:
+        warnings.append(ScanWarning(str(state_file(location)), f"scan state not used ({exc}); full scan",
+                                    "state_ignored"))
+    tracker = StateTracker(str(location), settings, previous, detail)
+    if previous is None:
+        ctx.progress(f"no usable scan state in {location}: full scan")
+    elif tracker.invalidated:
+        ctx.progress(f"scan state in {location} was written with other settings or another rotscan: full scan")
+    else:
+        ctx.progress(f"scan state: {len(previous.profiles):,} dataset profile(s) on record in {location}")
+    return tracker
+
+
+def _save_state(tracker: StateTracker, location: Uri, roots: Sequence[Uri], ctx: ScanContext,
+                storages: dict[str, Storage], warnings: list[ScanWarning]) -> None:
+    """Write the new state whole (the old one stays in place if this fails: a warning, not an error —
+    the scan's findings do not depend on it)."""
+    from rotscan.state import write_state
+
+    try:
+        path = write_state(_storage_for(location, ctx, storages), location, tracker.result(roots), tracker.detail)
+    except (StorageError, OSError) as exc:
+        warnings.append(ScanWarning(str(location), f"scan state not written: {exc}", "state_unwritten"))
+        return
+    ctx.progress(f"scan state written to {path} ({tracker.reused:,} reused, {tracker.profiled:,} profiled)")
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

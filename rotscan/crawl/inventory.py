@@ -17,6 +17,7 @@ from rotscan.crawl.iceberg import read_summary
 from rotscan.errors import StorageError, VanishedError
 from rotscan.models import Column, Dataset, DeltaInfo, ScanWarning, utc_from_epoch
 from rotscan.redundancy.signature import Signature
+from rotscan.state import delta_fingerprint, files_fingerprint, iceberg_fingerprint, read_plan_fingerprint
 from rotscan.storage.base import Entry, Storage
 
 
@@ -45,6 +46,9 @@ class InventoryEntry:
     signature: Signature | None = None
     # CSV: the column names of the header line (so Spark needs no job to read it again)
     csv_header: list[str] | None = None
+    # Changes whenever the content (or what the profile reads) can have changed: an incremental
+    # scan reuses the stored profile of a dataset whose fingerprint is unchanged (rotscan.state).
+    fingerprint: str | None = None
 
 
 def csv_header(head: bytes, name: str) -> list[str] | None:
@@ -62,6 +66,11 @@ def csv_header(head: bytes, name: str) -> list[str] | None:
     names = [n if n else f"_c{i}" for i, n in enumerate(names)]
     lower = [n.lower() for n in names]
     return [f"{n}{i}" if lower.count(n.lower()) > 1 else n for i, n in enumerate(names)]
+
+
+def _listing(cand: DatasetCandidate) -> list[tuple[str, int, float]]:
+    """(path relative to the dataset, size, mtime) of its files: the input of its fingerprint."""
+    return [(e.uri.relative_to(cand.uri) if e.uri != cand.uri else e.uri.name, e.size, e.mtime) for e in cand.files]
 
 
 def _storage_warning(e: Entry, exc: StorageError) -> ScanWarning:
@@ -89,10 +98,15 @@ class Inventory:
 
     def build(self, cand: DatasetCandidate) -> InventoryEntry:
         if cand.layout == "delta":
-            return self._delta(cand)
-        if cand.layout == "iceberg":
-            return self._iceberg(cand)
-        return self._files(cand)
+            entry = self._delta(cand)
+        elif cand.layout == "iceberg":
+            entry = self._iceberg(cand)
+        else:
+            entry = self._files(cand)
+        if entry.fingerprint is not None:
+            entry.fingerprint = read_plan_fingerprint(entry.fingerprint, entry.read_format, entry.read_paths,
+                                                      entry.base_path, entry.csv_header)
+        return entry
 
     # -- plain files / part-file tables / Hive-partitioned tables ----------------------------------
     def _files(self, cand: DatasetCandidate) -> InventoryEntry:
@@ -172,6 +186,7 @@ class Inventory:
             small_files=sum(1 for e in cand.files if 0 < e.size < self.small_file_bytes),
             zero_byte_files=zero,
         )
+        out.fingerprint = files_fingerprint(_listing(cand))
         if healthy and cand.format in formats.DATA_FORMATS:
             out.read_format = cand.format
             out.read_paths = [str(e.uri) for e in healthy]
@@ -232,7 +247,8 @@ class Inventory:
             zero_byte_files=sum(1 for s in live_sizes if s == 0),
             delta=info,
         )
-        entry = InventoryEntry(dataset=dataset, warnings=warnings)
+        entry = InventoryEntry(dataset=dataset, warnings=warnings,
+                               fingerprint=delta_fingerprint(snap.version, ((k, a.size) for k, a in snap.adds.items())))
         if snap.adds and not missing:
             entry.read_format = "delta"
             entry.read_paths = [uri]
@@ -260,4 +276,5 @@ class Inventory:
             modified_min=utc_from_epoch(min(mtimes)) if mtimes else None,
             modified_max=s.last_updated or (utc_from_epoch(max(mtimes)) if mtimes else None),
         ), warnings=[ScanWarning(uri, "Iceberg table: inventoried from its metadata; content not profiled yet",
-                                 "not_profiled")])
+                                 "not_profiled")],
+                              fingerprint=iceberg_fingerprint(str(cand.iceberg_metadata), _listing(cand)))
