@@ -43,6 +43,10 @@ class DatasetCandidate:
     log_entries: list[Entry] | None = None  # Delta: the _delta_log listing
     iceberg_metadata: Entry | None = None
     has_success_marker: bool = False
+    # True when ``files`` are exactly the files Spark lists when given the directory ``uri``: no
+    # subdirectory, loose file, symlink, excluded or junk entry that one side would read and the
+    # other not. The inventory then names the directory instead of every file (O(1) per dataset).
+    complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,13 @@ def _match(name: str, globs: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(name, g) for g in globs)
 
 
+def spark_hides(name: str) -> bool:
+    """True when Spark's file index skips this name when listing a directory (Spark's
+    ``InMemoryFileIndex.shouldFilterOutPathName``)."""
+    exclude = (name.startswith("_") and "=" not in name) or name.startswith(".") or name.endswith("._COPYING_")
+    return exclude and not name.startswith(("_common_metadata", "_metadata"))
+
+
 # Hidden names that are part of a table and never reported.
 _KNOWN_HIDDEN_DIRS = frozenset({STATE_DIR, "_spark_metadata", "_delta_log", "_sidecars", "_committed"})
 
@@ -103,6 +114,8 @@ class Crawler:
         self.warnings: list[ScanWarning] = []
         self.dirs_listed = 0
         self.files_seen = 0
+        # entries the crawler and Spark's file index would treat differently (see ``_classify``)
+        self.spark_mismatches = 0
 
     # -- helpers ---------------------------------------------------------------------------------
     def warn(self, uri: Uri | None, message: str, code: str) -> None:
@@ -204,13 +217,13 @@ class Crawler:
         subdirs: list[Entry] = []
         success = False
         for e in entries:
+            before = len(partitions) + len(data)
             if self._excluded(e.uri, root):
-                continue
-            if e.is_symlink:
+                pass
+            elif e.is_symlink:
                 self._symlink(e, root)
-                continue
-            name = e.name
-            if e.is_dir:
+            elif e.is_dir:
+                name = e.name
                 if _match(name, self.rules.junk_dir_globs):
                     self._item("junk_dir", e, root, "OS/editor junk directory")
                 elif _match(name, self.rules.debris_dir_globs):
@@ -223,7 +236,9 @@ class Crawler:
                                   "hidden_skipped")
                 else:
                     subdirs.append(e)
+                    continue  # plain subdirectories: the callers decide
             else:
+                name = e.name
                 # checksums first: Hadoop's checksum of "_SUCCESS" is "._SUCCESS.crc", not AppleDouble junk
                 if formats.is_crc(name):
                     if formats.crc_data_name(name) not in names:
@@ -234,9 +249,12 @@ class Crawler:
                 elif formats.is_marker(name):
                     success = success or name == "_SUCCESS"
                 elif name.startswith((".", "_")):
-                    continue  # hidden files are ignored by Spark; not data
+                    pass  # hidden files are ignored by Spark; not data
                 else:
                     data.append(e)
+            if (len(partitions) + len(data) > before) == spark_hides(e.name):
+                # kept by the crawler but hidden from Spark, or skipped here but read by Spark
+                self.spark_mismatches += 1
         return partitions, data, subdirs, success
 
     def _walk(self, uri: Uri, root: Uri, depth: int) -> bool:
@@ -247,6 +265,32 @@ class Crawler:
         entries = self._list(uri)
         if entries is None:
             return True  # unknown content: never call it debris-only
+        if self._table_dir(uri, root, entries):
+            return True
+        items_before = len(self.items)
+        found, subdirs = self._level(uri, root, entries)
+        for sub in subdirs:
+            found = self._walk(sub.uri, root, depth + 1) or found
+        if not found and uri != root:
+            item = self.debris_only(uri, root, self.items[items_before:])
+            if item is not None:
+                # A table directory holding only debris: the whole directory is the finding.
+                del self.items[items_before:]
+                self.items.append(item)
+        return found
+
+    @staticmethod
+    def is_table_dir(entries: list[Entry]) -> bool:
+        """True when a listing is the top of a table whose files lie below it (Delta, Iceberg,
+        Hive partitions): such a directory is walked as one unit."""
+        for e in entries:
+            if e.is_dir and not e.is_symlink and (e.name in ("_delta_log", "metadata")
+                                                  or formats.PARTITION_DIR.match(e.name)):
+                return True
+        return False
+
+    def _table_dir(self, uri: Uri, root: Uri, entries: list[Entry]) -> bool:
+        """Delta and Iceberg tables: emit the dataset and return True."""
         by_name = {e.name: e for e in entries}
         log = by_name.get("_delta_log")
         if log is not None and log.is_dir and not log.is_symlink:
@@ -263,43 +307,48 @@ class Crawler:
                 self.on_dataset(DatasetCandidate(uri=uri, root=root, layout="iceberg", format="iceberg",
                                                  files=files, iceberg_metadata=latest))
                 return True
+        return False
 
-        items_before = len(self.items)
+    def _level(self, uri: Uri, root: Uri, entries: list[Entry]) -> tuple[bool, list[Entry]]:
+        """One directory that is not a Delta/Iceberg table: emit its datasets (a Hive-partitioned
+        table, a part-file table, loose files); return (found data, plain subdirectories to walk)."""
+        mismatches = self.spark_mismatches
         partitions, data, subdirs, success = self._classify(entries, root)
         found = False
         if partitions:
             files, columns, count = self._partition_files(partitions, root)
+            complete = self.spark_mismatches == mismatches and not data and not subdirs
             files += data
-            self._emit_table(uri, root, "hive_partitioned", files, columns, count, success)
+            self._emit_table(uri, root, "hive_partitioned", files, columns, count, success, complete)
             found = True
         elif data:
             crc_names = {formats.crc_data_name(e.name) for e in entries if formats.is_crc(e.name)}
             table = [e for e in data if success or formats.is_part_file(e.name) or e.name in crc_names]
             loose = [e for e in data if e not in table]
             if table:
-                self._emit_table(uri, root, "part_files", table, (), 0, success)
+                complete = self.spark_mismatches == mismatches and not loose and not subdirs
+                self._emit_table(uri, root, "part_files", table, (), 0, success, complete)
             for e in loose:
                 self.on_dataset(DatasetCandidate(uri=e.uri, root=root, layout="file",
                                                  format=self._sniff_format(e), files=[e]))
             found = True
-        for sub in subdirs:
-            found = self._walk(sub.uri, root, depth + 1) or found
-        if not found and uri != root:
-            debris = [i for i in self.items[items_before:] if i.kind == "write_debris"
-                      and i.uri.parent == uri]
-            if debris:
-                # A table directory holding only debris: the whole directory is the finding.
-                del self.items[items_before:]
-                size, nfiles, newest = self.du(uri)
-                self.items.append(PathItem(
-                    kind="debris_only_dir", uri=uri, root=root, is_dir=True, bytes=size, files=nfiles,
-                    mtime_max=newest,
-                    detail="holds only debris of failed writes ("
-                           + ", ".join(sorted({i.uri.name for i in debris})) + ") and no data"))
-        return found
+        return found, subdirs
+
+    def debris_only(self, uri: Uri, root: Uri, items: list[PathItem]) -> PathItem | None:
+        """For a directory where no data was found: the ``debris_only_dir`` item replacing every
+        item below it when it directly holds debris of failed writes, else None. ``items``: the
+        items reported in and below it."""
+        debris = [i for i in items if i.kind == "write_debris" and i.uri.parent == uri]
+        if not debris:
+            return None
+        size, nfiles, newest = self.du(uri)
+        return PathItem(kind="debris_only_dir", uri=uri, root=root, is_dir=True, bytes=size, files=nfiles,
+                        mtime_max=newest,
+                        detail="holds only debris of failed writes ("
+                               + ", ".join(sorted({i.uri.name for i in debris})) + ") and no data")
 
     def _emit_table(self, uri: Uri, root: Uri, layout: str, files: list[Entry], columns: tuple[str, ...],
-                    partitions: int, success: bool) -> None:
+                    partitions: int, success: bool, complete: bool = False) -> None:
         fmts = Counter(self._sniff_format(e) for e in files)
         fmt = fmts.most_common(1)[0][0] if fmts else "unknown"
         if len(fmts) > 1:
@@ -308,7 +357,7 @@ class Crawler:
                       "mixed_formats")
         self.on_dataset(DatasetCandidate(uri=uri, root=root, layout=layout, format=fmt, files=files,
                                          partition_columns=columns, partitions=partitions,
-                                         has_success_marker=success))
+                                         has_success_marker=success, complete=complete))
 
     def _partition_files(self, partitions: list[Entry], root: Uri) -> tuple[list[Entry], tuple[str, ...], int]:
         files: list[Entry] = []
@@ -322,9 +371,12 @@ class Crawler:
                 columns.append(m.group(1))
             entries = self._list(d.uri)
             if entries is None:
+                self.spark_mismatches += 1  # unlisted: its files are unknown here, not to Spark
                 continue
             parts, data, subdirs, _ = self._classify(entries, root)
             files.extend(data)
+            # files in plain subdirectories of a partition: Spark's partition discovery differs
+            self.spark_mismatches += len(subdirs)
             if not parts:
                 leaf_count += 1
             stack.extend((p, level + 1) for p in parts)

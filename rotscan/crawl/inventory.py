@@ -189,7 +189,10 @@ class Inventory:
         out.fingerprint = files_fingerprint(_listing(cand))
         if healthy and cand.format in formats.DATA_FORMATS:
             out.read_format = cand.format
-            out.read_paths = [str(e.uri) for e in healthy]
+            # Every file healthy and exactly what Spark lists in the directory: name the directory
+            # (O(1) per dataset); else the healthy files one by one.
+            out.read_paths = [uri] if cand.complete and len(healthy) == len(cand.files) else [
+                str(e.uri) for e in healthy]
             if cand.layout == "hive_partitioned":
                 out.base_path = uri
         return out

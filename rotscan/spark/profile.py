@@ -156,6 +156,12 @@ class ProfileJob:
     # datasets with equal (format, batch_key) can be read by one reader: the CSV header, or the
     # Parquet/ORC schema; None: never batched
     batch_key: tuple[Any, ...] | None = None
+    # how many files ``paths`` stand for (a path may be a directory of part-files); 0: len(paths)
+    files: int = 0
+
+    @property
+    def file_count(self) -> int:
+        return self.files or len(self.paths)
 
 
 @dataclass
@@ -312,7 +318,9 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
             return
         by_ds: dict[int, list[Any]] = {i: [] for i in members}
         for r in rows_out:
-            by_ds[owner[canonical(r["__f"])]].append(r)
+            f = canonical(r["__f"])
+            # a job's path is a file, or the directory of its part-files (a complete table)
+            by_ds[owner[f] if f in owner else owner[f.rsplit("/", 1)[0]]].append(r)
         for i in members:
             job = jobs[i]
             try:
@@ -333,11 +341,11 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
             continue
         key = (job.fmt, job.batch_key)
         rows, files = sizes.get(key, (0, 0))
-        if key not in batches or rows + est > batch_max_rows or files + len(job.paths) > batch_max_files:
+        if key not in batches or rows + est > batch_max_rows or files + job.file_count > batch_max_files:
             batches.setdefault(key, []).append([])
             rows, files = 0, 0
         batches[key][-1].append(i)
-        sizes[key] = (rows + est, files + len(job.paths))
+        sizes[key] = (rows + est, files + job.file_count)
     for groups in batches.values():
         for members in groups:
             run_batch(members)
