@@ -596,6 +596,21 @@ def read_findings(out_dir: Path) -> ScanResult:
     except (OSError, ValueError) as exc:
         raise FindingsFormatError(f"{path} is not readable JSON: {exc}") from exc
     try:
-        return ScanResult.from_dict(data)
+        result = ScanResult.from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise FindingsFormatError(f"{path} is not a rotscan findings file: {exc}") from exc
+    return _with_lineage(result, path.parent / "lineage.json")
+
+
+def _with_lineage(result: ScanResult, path: Path) -> ScanResult:
+    """``result`` with the lineage graph written beside its findings.json (``write_lineage``), if any.
+    The graph only adds context to the report: an unreadable lineage.json is left out, not an error."""
+    import dataclasses
+
+    try:
+        lineage = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return result
+    if not isinstance(lineage, dict) or not isinstance(lineage.get("edges"), list):
+        return result
+    return dataclasses.replace(result, lineage=lineage)

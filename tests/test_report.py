@@ -29,6 +29,8 @@ from rotscan.report import (
     summarize,
     write_report,
 )
+from rotscan.report.findings_view import decode_payload
+from rotscan.report.html import _finding_order
 from rotscan.report.summary import USAGE_UNKNOWN, format_ago
 
 ROOT = "file:/data/lake"
@@ -243,13 +245,22 @@ def render(result: ScanResult) -> str:
     return render_report(result, price_per_gb_month=0.023, currency="USD")
 
 
+def evidence_rows(html: str) -> list[list[object]]:
+    """The findings' detail data as the page script unpacks it (row order)."""
+    m = re.search(r'<table class="data findings"[^>]* data-z="([A-Za-z0-9+/=]*)"', html)
+    assert m, "findings table without its evidence data"
+    return decode_payload(m.group(1))
+
+
 def test_report_contains_every_finding_and_the_key_numbers() -> None:
     result = sample_result()
     html = render(result)
+    rows = evidence_rows(html)
+    assert [r[0] for r in rows] == [f.uri for f in sorted(result.findings, key=_finding_order)]
     for f in result.findings:
-        assert f'id="f-{f.id}"' in html
-        assert f'title="{f.uri}"' in html
-    assert ">backup/orders_copy</td>" in html  # shown relative to the root
+        assert f'<tr id="f-{f.id}">' in html
+        assert f"<td>{f.uri.removeprefix(ROOT + '/')}<td>" in html  # shown relative to the root
+    assert ">backup/orders_copy<td>" in html
     assert "573.2 MiB" in html  # ROT bytes (601,006,000 B)
     assert "60.1%" in html
     assert "0.014 USD" in html  # 0.601 GB at 0.023 USD
@@ -331,8 +342,9 @@ def test_ten_thousand_findings_stay_small() -> None:
     )
     result = ScanResult(scan_info(), sample_result().datasets, findings, ())
     html = render(result)
-    assert len(html.encode()) < 6_000_000
+    assert len(html.encode()) < 3_000_000  # was 5.7 MB with the evidence inline
     assert html.count('<tr id="f-') == 10_000
+    assert len(evidence_rows(html)) == 10_000
     assert "Showing 10,000 of 10,000 findings" in html
 
 
@@ -347,7 +359,7 @@ def test_write_report_is_atomic(tmp_path) -> None:
     path = write_report(sample_result(), out, price_per_gb_month=0.023, currency="USD")
     assert path == out / "report.html"
     assert path.read_text(encoding="utf-8") == render(sample_result())
-    assert os.listdir(out) == ["report.html"]  # no temp file left behind
+    assert sorted(os.listdir(out)) == ["findings.csv", "report.html"]  # no temp file left behind
     path.write_text("old")
     write_report(sample_result(), out, price_per_gb_month=0.023, currency="USD")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
@@ -355,7 +367,8 @@ def test_write_report_is_atomic(tmp_path) -> None:
 
 def test_copies_are_grouped_under_the_copy_to_keep() -> None:
     from rotscan.models import Finding
-    from rotscan.report.html import copy_clusters, render_report
+    from rotscan.report.findings_view import copy_clusters
+    from rotscan.report.html import render_report
 
     base = ScanResult.from_dict(ScanResult(
         scan=ScanInfo(id="s", started=T0, finished=T0, as_of=T0, roots=("file:/lake",), tool_version="t"),

@@ -24,7 +24,10 @@ from rotscan.errors import StorageError
 from rotscan.models import CATEGORIES, Dataset, Finding, ScanResult
 from rotscan.report import charts as report_charts
 from rotscan.report import summary as fmt
+from rotscan.report.export import write_findings_csv
+from rotscan.report.findings_view import findings_context
 from rotscan.report.history import ReportHistory, report_history
+from rotscan.report.plan_view import PlanView
 from rotscan.report.summary import Pricing, ReportSummary, summarize
 
 # -- charts, scan history, diff and cleanup (the _charts and _diff partials) -----------------------
@@ -46,9 +49,6 @@ def history_context(result: ScanResult, summary: ReportSummary, history: ReportH
             "trend": report_charts.trend_chart(history.trend) if len(history.trend) > 1 else None,
         },
     }
-
-REPORT_FILENAME = "report.html"
-PAGE_SIZE = 200
 
 REPORT_FILENAME = "report.html"
 PAGE_SIZE = 200
@@ -140,26 +140,8 @@ def composition_bar(summary: ReportSummary) -> list[tuple[str, float]]:
     return [(name, round(share * scale * 100, 3)) for name, share in shares if share > 0]
 
 
-MAX_CLUSTERS = 100
-
-
-def copy_clusters(result: ScanResult) -> list[dict[str, Any]]:
-    """Redundant findings grouped by the copy to keep (``related[0]``), largest clusters first."""
-    by_keeper: dict[str, list[Finding]] = {}
-    for f in result.findings:
-        if f.category == "redundant" and f.related:
-            by_keeper.setdefault(f.related[0], []).append(f)
-    datasets = {d.uri: d for d in result.datasets}
-    clusters = []
-    for keeper, members in by_keeper.items():
-        members.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
-        clusters.append({"keeper": keeper, "dataset": datasets.get(keeper), "members": members,
-                         "bytes": sum(f.reclaimable_bytes for f in members)})
-    clusters.sort(key=lambda c: (-c["bytes"], c["keeper"]))
-    return clusters
-
-
-def build_context(result: ScanResult, summary: ReportSummary, history: ReportHistory | None = None) -> dict[str, Any]:
+def build_context(result: ScanResult, summary: ReportSummary, history: ReportHistory | None = None,
+                  plan: PlanView | None = None) -> dict[str, Any]:
     """Everything the template sees. Extend here (and add a partial) for new report sections."""
     findings = sorted(result.findings, key=_finding_order)
     datasets = sorted(result.datasets, key=_dataset_order)
@@ -181,8 +163,8 @@ def build_context(result: ScanResult, summary: ReportSummary, history: ReportHis
         "warning_codes": sorted({w.code for w in result.warnings}),
         "has_delta": any(d.delta is not None for d in datasets),
         "show_last_read": bool(result.scan.usage_sources),
-        "clusters": copy_clusters(result),
-        "max_clusters": MAX_CLUSTERS,
+        **findings_context(result, findings, PathDisplay(result.scan.roots)),
+        "plan": plan,
         "page_size": PAGE_SIZE,
         "high_confidence": fmt.HIGH_CONFIDENCE,
         **history_context(result, summary, history),
@@ -190,21 +172,22 @@ def build_context(result: ScanResult, summary: ReportSummary, history: ReportHis
 
 
 def render_report(result: ScanResult, *, price_per_gb_month: float, currency: str = "USD",
-                  pricing: Pricing | None = None, history: ReportHistory | None = None) -> str:
+                  pricing: Pricing | None = None, history: ReportHistory | None = None,
+                  plan: PlanView | None = None) -> str:
     """The review report of ``result`` as one self-contained HTML document. ``pricing`` (storage
     classes) overrides the flat ``price_per_gb_month``; ``history`` gives trend, diff and cleanup."""
     summary = summarize(result, price_per_gb_month=price_per_gb_month, currency=currency, pricing=pricing)
     template = environment().get_template("report.html.j2")
-    return template.render(build_context(result, summary, history))
+    return template.render(build_context(result, summary, history, plan))
 
 
 def write_report(
     result: ScanResult, out_dir: Path, *, price_per_gb_month: float, currency: str = "USD",
-    pricing: Pricing | None = None, history: ReportHistory | None = None,
+    pricing: Pricing | None = None, history: ReportHistory | None = None, plan: PlanView | None = None,
 ) -> Path:
     """Render and write ``out_dir/report.html`` atomically (temp file, then ``os.replace``)."""
     text = render_report(result, price_per_gb_month=price_per_gb_month, currency=currency, pricing=pricing,
-                         history=history)
+                         history=history, plan=plan)
     out_dir = Path(out_dir)
     target = out_dir / REPORT_FILENAME
     tmp_name: str | None = None
@@ -226,4 +209,5 @@ def write_report(
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+    write_findings_csv(result, out_dir)  # findings.csv beside the report (linked from its header)
     return target

@@ -1,0 +1,77 @@
+"""``findings.csv``: one row per finding, for spreadsheets and tickets, beside ``report.html``.
+
+Columns: id, category, kind, action, uri, relative_path, reclaimable_bytes, confidence, related
+(URIs joined by ``" | "``), explanation. Rows are in the report's order (largest first). A cell a
+spreadsheet would take for a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return) gets a leading ``'`` — numbers are written by rotscan itself and are never negative, so only
+text from the lake (paths, explanations) is ever quoted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from rotscan.errors import StorageError
+from rotscan.models import Finding, ScanResult
+
+CSV_FILENAME = "findings.csv"
+COLUMNS = ("id", "category", "kind", "action", "uri", "relative_path", "reclaimable_bytes", "confidence",
+           "related", "explanation")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never run: formula-like text gets a leading ``'``."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def finding_rows(result: ScanResult) -> Iterable[list[str]]:
+    from rotscan.report.html import PathDisplay, _finding_order
+
+    display = PathDisplay(result.scan.roots)
+    for f in sorted(result.findings, key=_finding_order):
+        yield _row(f, display(f.uri))
+
+
+def _row(f: Finding, rel: str) -> list[str]:
+    cells = [f.id, f.category, f.kind, f.action, f.uri, rel, str(f.reclaimable_bytes), f"{f.confidence:.4g}",
+             " | ".join(f.related), f.explanation]
+    return [safe_cell(c) for c in cells]
+
+
+def findings_csv(result: ScanResult) -> str:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(finding_rows(result))
+    return buf.getvalue()
+
+
+def write_findings_csv(result: ScanResult, out_dir: Path) -> Path:
+    """Write ``out_dir/findings.csv`` (UTF-8 with a BOM, so spreadsheet programs read the paths
+    right) atomically."""
+    out_dir = Path(out_dir)
+    target = out_dir / CSV_FILENAME
+    tmp_name: str | None = None
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8-sig", newline="", dir=out_dir, prefix=".findings.",
+                                         suffix=".csv.tmp", delete=False) as tmp:
+            tmp_name = tmp.name
+            tmp.write(findings_csv(result))
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except OSError as exc:
+        raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+    return target
