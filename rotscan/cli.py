@@ -114,6 +114,9 @@ def _scan_history(result: Any, out_dir: Path, config: Any, progress: Any) -> Any
 @click.option("--previous", "previous_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="Compare with this scan: a findings.json (or its directory) or an OUT/history/*.json "
                    "snapshot. Default: the latest earlier scan of the same roots in OUT_DIR/history.")
+@click.option("--plan", "plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Show this cleanup plan (from `rotscan plan`) in the report. Default: OUT_DIR/plan.json "
+                   "if it exists. A plan that cannot be loaded is shown as a warning.")
 @handle_errors
 def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, plan_path: Path | None) -> None:
     """Re-render OUT_DIR/report.html from OUT_DIR/findings.json and OUT_DIR/history (no Spark needed).
@@ -122,12 +125,13 @@ def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, 
     Example:
       rotscan report reports/lake
       rotscan report reports/lake --previous reports/lake-last-month/findings.json
+      rotscan report reports/lake --plan plan.json
+
+    Also writes OUT_DIR/findings.csv (one row per finding).
     """
     from rotscan.report.history import load_history, load_previous, report_history
     from rotscan.report.html import write_report
-@click.option("--plan", "plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Show this cleanup plan (from `rotscan plan`) in the report. Default: OUT_DIR/plan.json "
-                   "if it exists. A plan that cannot be loaded is shown as a warning.")
+    from rotscan.report.plan_view import find_plan
     from rotscan.scan import read_findings
 
     config = load(config_path)
@@ -136,14 +140,13 @@ def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, 
     if config_path is not None or price is None:
         price = float(config.get("report", "price_per_gb_month"))
     snapshots, warnings = load_history(out_dir)
-      rotscan report reports/lake --plan plan.json
-
-    Also writes OUT_DIR/findings.csv (one row per finding).
     for w in warnings:
         click.echo(f"warning: {w.uri}: {w.message}", err=True)
     previous = None if previous_path is None else load_previous(previous_path)
-    from rotscan.report.plan_view import find_plan
     history = report_history(result, snapshots, previous=previous, warnings=warnings)
+    plan = find_plan(out_dir, plan_path, result)
+    if plan is not None and plan.error:
+        click.echo(f"warning: cleanup plan not shown: {plan.error}", err=True)
     path = write_report(result, out_dir, price_per_gb_month=price, currency=str(config.get("report", "currency")),
                         pricing=_pricing(config, price), history=history, plan=plan)
     click.echo(f"wrote {path}")
@@ -155,9 +158,6 @@ def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, 
 @config_option()
 @handle_errors
 def demo_lake(directory: Path, force: bool, config_path: Path | None) -> None:
-    plan = find_plan(out_dir, plan_path, result)
-    if plan is not None and plan.error:
-        click.echo(f"warning: cleanup plan not shown: {plan.error}", err=True)
     """Write a small demo lake (real Parquet, Delta, CSV, JSON) with planted ROT into DIRECTORY.
 
     \b
