@@ -213,7 +213,7 @@ def trend_chart(points: Sequence[Snapshot], chart_id: str = "chart-trend") -> Ma
     label_every = max(1, -(-n // 10))
     for i, p in enumerate(points):
         x = left + i * slot + (slot - bar_w) / 2
-        y = top_pad + plot_h
+        y: float = top_pad + plot_h
         body.append('<g class="col">')
         for cat in CATEGORIES:
             v = int(p.rot_bytes.get(cat, 0))

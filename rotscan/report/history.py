@@ -370,11 +370,13 @@ class CleanupTotals:
     purged_bytes: int
     since: datetime | None  # the previous scan's as_of
     runs_since: int
-    reclaimed_since: int  # of runs that started after ``since``
+    reclaimed_since: int  # of runs that started since ``since`` (to the second)
 
 
 def cleanup_totals(runs: Sequence[CleanupRun], since: datetime | None) -> CleanupTotals:
-    recent = [r for r in runs if since is not None and r.first is not None and r.first > since]
+    # audit times have second precision: a run in the same second as the previous scan counts as since
+    cut = None if since is None else since.replace(microsecond=0)
+    recent = [r for r in runs if cut is not None and r.first is not None and r.first >= cut]
     return CleanupTotals(
         runs=tuple(sorted(runs, key=lambda r: (r.first is not None, r.first or datetime.min, r.run_id),
                           reverse=True)),

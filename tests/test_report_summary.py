@@ -1,0 +1,121 @@
+"""The report's key numbers: ROT per category, shares, and monthly cost by storage class. No JVM."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from rotscan.config import load_config
+from rotscan.errors import ConfigError
+from rotscan.models import Dataset, Finding, ScanInfo, ScanResult
+from rotscan.report.html import render_report
+from rotscan.report.summary import DEFAULT_PRICES, Pricing, summarize
+
+ROOT = "file:/data/lake"
+T0 = datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
+
+
+def _f(path: str, category: str, kind: str, nbytes: int) -> Finding:
+    return Finding(uri=f"{ROOT}/{path}", category=category, kind=kind, action="quarantine", confidence=0.95,
+                   reclaimable_bytes=nbytes, explanation=kind)
+
+
+def lake() -> ScanResult:
+    """10 GB scanned; 3 GB redundant in the warehouse backup, 2 GB obsolete under archive/,
+    0.5 GB trivial in tmp/ plus a junk file inside the flagged tmp directory (covered, not counted)."""
+    datasets = (
+        Dataset(uri=f"{ROOT}/warehouse/orders", format="delta", layout="delta", files=10, bytes=4_500_000_000),
+        Dataset(uri=f"{ROOT}/backup/orders", format="parquet", layout="part_files", files=9, bytes=3_000_000_000),
+        Dataset(uri=f"{ROOT}/archive/events", format="parquet", layout="part_files", files=5, bytes=2_000_000_000),
+        Dataset(uri=f"{ROOT}/tmp/x", format="csv", layout="file", files=1, bytes=500_000_000),
+    )
+    findings = (
+        _f("backup/orders", "redundant", "exact_duplicate", 3_000_000_000),
+        _f("archive/events", "obsolete", "unread", 2_000_000_000),
+        _f("tmp/x", "trivial", "tiny", 500_000_000),
+        _f("tmp/x/.DS_Store", "trivial", "junk_file", 6_000),
+    )
+    info = ScanInfo(id="s1", started=T0, finished=T0, as_of=T0, roots=(ROOT,), tool_version="0.1.0")
+    return ScanResult(info, datasets, findings, ())
+
+
+def test_rot_bytes_and_share_per_category() -> None:
+    s = summarize(lake(), price_per_gb_month=0.023)
+    assert s.bytes_scanned == 10_000_000_000
+    assert s.rot_bytes == 5_500_000_000
+    assert [(c.category, c.bytes, c.findings) for c in s.by_category] == [
+        ("redundant", 3_000_000_000, 1), ("obsolete", 2_000_000_000, 1), ("trivial", 500_000_000, 2)]
+    assert [c.share for c in s.by_category] == [0.3, 0.2, 0.05]
+    assert s.rot_share == 0.55
+    assert s.roots == (ROOT,)
+
+
+def test_flat_price_keeps_working() -> None:
+    s = summarize(lake(), price_per_gb_month=0.023)
+    assert s.monthly_savings == pytest.approx(5.5 * 0.023)
+    assert s.storage_class == "standard" and not s.priced_by_class
+    assert [(c.storage_class, c.bytes) for c in s.cost_by_class] == [("standard", 5_500_000_000)]
+
+
+def test_cost_with_two_storage_classes() -> None:
+    config = load_config(overrides={"report": {
+        "prices": {"glacier_ir": 0.004},
+        "storage_classes": {"/data/lake/archive": "glacier_ir"},
+    }})
+    pricing = Pricing.from_config(config)
+    s = summarize(lake(), pricing=pricing)
+    # 3.5 GB standard at 0.023 + 2 GB glacier_ir at 0.004
+    assert s.monthly_savings == pytest.approx(3.5 * 0.023 + 2 * 0.004)
+    assert s.monthly_savings == pytest.approx(0.0885)
+    assert [(c.storage_class, c.bytes, round(c.monthly, 6)) for c in s.cost_by_class] == [
+        ("standard", 3_500_000_000, 0.0805), ("glacier_ir", 2_000_000_000, 0.008)]
+    assert s.priced_by_class and s.price_per_gb_month == 0.023
+    html = render_report(lake(), price_per_gb_month=0.023, pricing=pricing)
+    assert "Monthly cost by storage class" in html
+    assert "standard 3.3 GiB at 0.023, glacier_ir 1.9 GiB at 0.004 USD per GB-month" in html
+    assert 'class="big">0.088 USD' in html  # 0.0885, two significant digits
+
+
+def test_storage_class_prefixes_longest_wins_and_match_whole_components() -> None:
+    config = load_config(overrides={"report": {
+        "storage_class": "standard_ia",
+        "storage_classes": {"file:/data/lake/archive": "glacier", "file:/data/lake/archive/hot": "standard"},
+    }})
+    p = Pricing.from_config(config)
+    assert p.class_of(f"{ROOT}/archive/old/t") == "glacier"
+    assert p.class_of(f"{ROOT}/archive/hot/t") == "standard"
+    assert p.class_of(f"{ROOT}/archive") == "glacier"
+    assert p.class_of(f"{ROOT}/archived/t") == "standard_ia"  # a prefix matches whole path components
+    # the default class is priced by price_per_gb_month (here the packaged 0.023), others by list price
+    assert p.price("standard_ia") == 0.023 and p.price("glacier") == DEFAULT_PRICES["glacier"]
+    # an explicit [report.prices] entry for the default class wins; a scan's recorded price too
+    q = Pricing.from_config(load_config(overrides={"report": {"storage_class": "standard_ia",
+                                                              "prices": {"standard_ia": 0.0125}}}))
+    assert q.price("standard_ia") == 0.0125
+    assert Pricing.from_config(load_config(), default_price=0.05).price("standard") == 0.05
+
+
+def test_pricing_config_errors_are_clear() -> None:
+    with pytest.raises(ConfigError, match="unknown storage class 'cold'"):
+        Pricing.from_config(load_config(overrides={"report": {"storage_classes": {"/data/a": "cold"}}}))
+    # the default class may have any name: price_per_gb_month prices it
+    assert Pricing.from_config(load_config(overrides={"report": {"storage_class": "nearline"}})).price("nearline") == 0.023
+    with pytest.raises(ConfigError, match="must not be empty"):
+        Pricing.from_config(load_config(overrides={"report": {"storage_class": " "}}))
+    with pytest.raises(ConfigError, match="must be a number"):
+        Pricing.from_config(load_config(overrides={"report": {"prices": {"cold": "cheap"}}}))
+    with pytest.raises(ConfigError, match="cannot be negative"):
+        Pricing.from_config(load_config(overrides={"report": {"prices": {"cold": -1.0}}}))
+    # a class of the user's own is fine once priced
+    p = Pricing.from_config(load_config(overrides={"report": {"prices": {"cold": 0.001},
+                                                              "storage_classes": {"/data/a": "cold"}}}))
+    assert p.class_of("file:/data/a/b") == "cold" and p.price("cold") == 0.001
+
+
+def test_example_config_prices_parse() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "conf" / "rotscan.example.toml"
+    p = Pricing.from_config(load_config(example))
+    assert p.class_of("s3a://example-lake/archive/t") == "glacier_ir"
