@@ -196,22 +196,25 @@ def _redundant(f: Finding, ctx: EvidenceContext) -> list[str]:
             out.append(f"{_pct(cont)}{of} are found in {name}"
                        + (f" ({_rows(related_rows)})" if related_rows is not None else ""))
     elif f.kind == "subset":
-        of = f"its {_rows(rows)}" if rows is not None else "its rows"
-        share = _pct(cont) if cont is not None else "nearly all"
-        out.append(f"{share} of {of} are contained in {name}"
+        if cont is not None and cont >= 1.0:
+            lead = f"all {rows:,} of its rows" if rows is not None else "all of its rows"
+        else:
+            lead = (_pct(cont) if cont is not None else "nearly all") + (f" of its {_rows(rows)}" if rows is not None
+                                                                          else " of its rows")
+        out.append(f"{lead} are contained in {name}"
                    + (f", which holds {_rows(related_rows)}" if related_rows is not None else "")
                    + f" — {_sampled(e)}")
     elif f.kind == "projection":
         dropped = e.get("dropped_columns") or []
         cols = e.get("columns") or []
         if cols:
-            out.append(f"its {len(cols):,} column{'s' if len(cols) != 1 else ''} are {name}'s"
+            out.append(f"its {len(cols):,} column{'s' if len(cols) != 1 else ''} are those of {name}"
                        + (f" without {_names(list(dropped), str)}" if dropped else ""))
         if e.get("checksum_match") is True:
-            out.append(f"its {_rows(rows) if rows is not None else 'rows'} are exactly {name}'s rows restricted to "
-                       "those columns — checksum match")
+            out.append(f"its {_rows(rows) if rows is not None else 'rows'} are exactly the rows of {name} restricted "
+                       "to those columns — checksum match")
         elif cont is not None:
-            out.append(f"{_pct(cont)} of its rows are {name}'s rows restricted to those columns ({_sampled(e)})")
+            out.append(f"{_pct(cont)} of its rows are rows of {name} restricted to those columns ({_sampled(e)})")
     else:
         if jac is not None or cont is not None:
             out.append(f"overlaps {name}: "
