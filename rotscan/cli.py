@@ -68,6 +68,7 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
     if state:
         overrides.setdefault("scan", {})["state"] = state
     config = load(config_path, overrides)
+    pricing = _pricing(config, None)  # a bad [report] price or storage class fails before the scan
     progress = progress_printer(quiet)
     ctx = ScanContext(config=config, env=dict(os.environ), progress=progress)
     for path in (*lineage, *access_logs):
@@ -80,7 +81,7 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
     write_signature_file(result, out_dir)
     history = _scan_history(result, out_dir, config, progress)
     report_path = write_report(result, out_dir, price_per_gb_month=float(config.get("report", "price_per_gb_month")),
-                               currency=str(config.get("report", "currency")), pricing=_pricing(config, None),
+                               currency=str(config.get("report", "currency")), pricing=pricing,
                                history=history)
     rot = sum(f.reclaimable_bytes for f in result.findings)
     progress(f"wrote {findings_path} and {report_path}")

@@ -269,3 +269,22 @@ def test_three_scans_via_the_cli_trend_resolved_and_cleanup(tmp_path: Path) -> N
     r = CliRunner().invoke(main, ["report", str(out)])
     assert r.exit_code == 0, r.output
     assert "zzz.json" in r.output and "skipped scan history file" in (out / "report.html").read_text()
+
+
+def test_many_cleanup_runs_are_capped_in_the_report() -> None:
+    records = [{"time": f"2026-11-{d:02d}T10:00:00Z", "user": "ann", "event": "quarantine", "run_id": f"run-{d:02d}",
+                "bytes": 1_000, "status": "done"} for d in range(1, 26)]
+    runs = summarize_audit(records, ROOT)
+    assert len(runs) == 25 and [r.run_id for r in runs][:2] == ["run-01", "run-02"]
+    html = render_report(result("s1", 0, (), cleanup=runs), price_per_gb_month=0.023)
+    assert "run-25" in html and "run-06" in html and "run-05" not in html  # the newest 20
+    assert "and 5 older runs (4.9 KiB taken out)" in html
+    assert "Cleanup took <strong>24.4 KiB</strong> out of the lake in 25 runs;" in html
+
+
+def test_a_bad_price_config_fails_before_scanning(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[report.storage_classes]\n"/data/archive" = "cold"\n')
+    r = CliRunner().invoke(main, ["scan", str(tmp_path), "--out", str(tmp_path / "o"), "--config", str(cfg), "-q"])
+    assert r.exit_code == 1 and "unknown storage class 'cold'" in r.output
+    assert not (tmp_path / "o").exists()
