@@ -33,6 +33,7 @@ from rotscan.report.summary import Pricing, ReportSummary, summarize
 # -- charts, scan history, diff and cleanup (the _charts and _diff partials) -----------------------
 
 DIFF_ROWS = 50  # new / resolved findings listed in the diff; the rest is counted
+CLEANUP_ROWS = 20  # newest cleanup runs listed; all of them are in findings.json
 
 
 def history_context(result: ScanResult, summary: ReportSummary, history: ReportHistory | None) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def history_context(result: ScanResult, summary: ReportSummary, history: ReportH
     return {
         "history": history,
         "diff_rows": DIFF_ROWS,
+        "cleanup_rows": CLEANUP_ROWS,
         "charts": {
             "categories": report_charts.category_chart(summary),
             "offenders": report_charts.offenders_chart(result.findings, rel),
