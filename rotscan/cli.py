@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
             raise click.ClickException(f"usage source does not exist: {path}")
     result = run_scan(roots, ctx, usage_paths=(*lineage, *access_logs),
                       exclude=(str(out_dir.resolve()), *[os.path.abspath(p) for p in (*lineage, *access_logs)]))
+    result = replace(result, scan=replace(result.scan, pricing=pricing.to_dict()))
     findings_path = write_findings(result, out_dir)
     write_lineage(result, out_dir)
     write_signature_file(result, out_dir)
@@ -89,9 +91,12 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
                f"({rot:,} bytes reclaimable), {len(result.warnings)} warnings -> {report_path}")
 
 
-def _pricing(config: Any, recorded_price: float | None) -> Any:
+def _pricing(config: Any, recorded_price: float | None, recorded: dict[str, Any] | None = None) -> Any:
+    """The config's pricing; a re-render without ``--config`` keeps what the scan recorded."""
     from rotscan.report.summary import Pricing
 
+    if recorded is not None:
+        return Pricing.from_dict(recorded)
     return Pricing.from_config(config, default_price=recorded_price)
 
 
@@ -149,7 +154,8 @@ def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, 
     if plan is not None and plan.error:
         click.echo(f"warning: cleanup plan not shown: {plan.error}", err=True)
     path = write_report(result, out_dir, price_per_gb_month=price, currency=str(config.get("report", "currency")),
-                        pricing=_pricing(config, price), history=history, plan=plan)
+                        pricing=_pricing(config, price, None if config_path is not None else result.scan.pricing),
+                        history=history, plan=plan)
     click.echo(f"wrote {path}")
 
 

@@ -306,6 +306,8 @@ class ScanInfo:
     price_per_gb_month: float | None = None
     # Incremental scans (extension): {"state": uri, "reused": n, "profiled": m, ...}; None without a state.
     incremental: dict[str, Any] | None = None
+    # The storage-class pricing the scan's report used (extension; rotscan.report.summary.Pricing).
+    pricing: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -318,6 +320,7 @@ class ScanInfo:
             "usage_sources": [u.to_dict() for u in self.usage_sources],
             "price_per_gb_month": self.price_per_gb_month,
             "incremental": self.incremental,
+            "pricing": self.pricing,
         }
 
     @classmethod
@@ -333,6 +336,7 @@ class ScanInfo:
             usage_sources=tuple(UsageSource.from_dict(u) for u in d.get("usage_sources") or ()),
             price_per_gb_month=d.get("price_per_gb_month"),
             incremental=d.get("incremental"),
+            pricing=d.get("pricing") if isinstance(d.get("pricing"), dict) else None,
         )
 
 

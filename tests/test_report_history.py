@@ -226,6 +226,7 @@ def test_three_scans_via_the_cli_trend_resolved_and_cleanup(tmp_path: Path) -> N
     first = _scan(lake, out)
     assert {f["kind"] for f in first["findings"]} == {"junk_file"} and len(first["findings"]) == 2
     assert first["cleanup_history"] == []
+    assert first["scan"]["pricing"]["storage_class"] == "standard"  # recorded for re-rendering
     thumbs = next(f for f in first["findings"] if f["uri"].endswith("Thumbs.db"))
 
     (lake / "tmp/Thumbs.db").unlink()  # someone deletes it by hand

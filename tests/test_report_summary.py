@@ -119,3 +119,33 @@ def test_example_config_prices_parse() -> None:
     example = Path(__file__).resolve().parents[1] / "conf" / "rotscan.example.toml"
     p = Pricing.from_config(load_config(example))
     assert p.class_of("s3a://example-lake/archive/t") == "glacier_ir"
+
+
+def test_recorded_pricing_round_trips_and_a_plain_rerender_keeps_it(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rotscan.cli import main
+
+    config = load_config(overrides={"report": {"prices": {"glacier_ir": 0.004},
+                                               "storage_classes": {"/data/lake/archive": "glacier_ir"}}})
+    pricing = Pricing.from_config(config)
+    assert Pricing.from_dict(json.loads(json.dumps(pricing.to_dict()))) == pricing
+    with pytest.raises(ConfigError, match="recorded pricing is not valid"):
+        Pricing.from_dict({"storage_class": "standard"})
+    # findings.json recorded at scan time with two classes: `rotscan report` without --config keeps them
+    from dataclasses import replace
+
+    r = lake()
+    r = replace(r, scan=replace(r.scan, price_per_gb_month=0.023, pricing=pricing.to_dict()))
+    (tmp_path / "findings.json").write_text(json.dumps(r.to_dict()))
+    out = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert 'class="big">0.088 USD' in (tmp_path / "report.html").read_text()
+    # with --config, the config's pricing applies (the packaged defaults here: one class)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[report]\nprice_per_gb_month = 0.023\n")
+    out = CliRunner().invoke(main, ["report", str(tmp_path), "--config", str(cfg)])
+    assert out.exit_code == 0, out.output
+    assert 'class="big">0.13 USD' in (tmp_path / "report.html").read_text()  # 5.5 GB at 0.023

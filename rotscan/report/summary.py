@@ -122,6 +122,21 @@ class Pricing:
         classes.sort(key=lambda pc: (-len(pc[0]), pc[0]))
         return cls(default_class, MappingProxyType(prices), tuple(classes))
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"storage_class": self.default_class, "prices": dict(self.prices),
+                "storage_classes": dict(self.classes)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Pricing:
+        """The pricing a scan recorded (``scan.pricing`` in findings.json)."""
+        try:
+            prices = {str(k): float(v) for k, v in dict(d["prices"]).items()}
+            classes = sorted(((str(k), str(v)) for k, v in dict(d.get("storage_classes") or {}).items()),
+                             key=lambda pc: (-len(pc[0]), pc[0]))
+            return cls(str(d["storage_class"]), MappingProxyType(prices), tuple(classes))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"recorded pricing is not valid: {exc}") from exc
+
     def class_of(self, uri: str) -> str:
         for prefix, name in self.classes:
             if uri == prefix or uri.startswith(prefix if prefix.endswith("/") else prefix + "/"):
