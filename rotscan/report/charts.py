@@ -20,12 +20,12 @@ from rotscan.models import CATEGORIES, Dataset, Finding
 from rotscan.report.history import Snapshot
 from rotscan.report.summary import ReportSummary, counted_findings, format_bytes, format_date, format_percent
 
-WIDTH = 760
+WIDTH = 600
 FONT = 12
 ROW = 24
-LABEL_W = 300  # label column of horizontal bar charts
-VALUE_W = 150  # room right of the longest bar for its value
-MAX_LABEL = 44  # characters; longer labels keep their end ("…/a/b/table") with the full text in <title>
+LABEL_W = 210  # label column of horizontal bar charts
+VALUE_W = 170  # room right of the longest bar for its value
+MAX_LABEL = 30  # characters; longer labels keep their end ("…/a/b/table") with the full text in <title>
 
 COLORS = {"redundant": "#2563eb", "obsolete": "#c2540a", "trivial": "#7c3aed", "total": "#cbd2db",
           "rot": "#b42318", "axis": "#5f6b7a", "ink": "#1d2430"}
@@ -196,7 +196,7 @@ def trend_chart(points: Sequence[Snapshot], chart_id: str = "chart-trend") -> Ma
     (when there is room), dates below, and a legend in text."""
     if not points:
         return None
-    left, right, top_pad, plot_h = 70, 16, 22, 170
+    left, right, top_pad, plot_h = 64, 12, 22, 170
     plot_w = WIDTH - left - right
     n = len(points)
     slot = plot_w / n
@@ -233,7 +233,7 @@ def trend_chart(points: Sequence[Snapshot], chart_id: str = "chart-trend") -> Ma
     for cat in CATEGORIES:
         body.append(f'<rect x="{_num(lx)}" y="{ly - 9}" width="10" height="10" fill="{COLORS[cat]}"/>')
         body.append(_text(lx + 14, ly, cat.capitalize()))
-        lx += 110
+        lx += 100
     desc = (f"ROT bytes over {n} scan(s) of the same roots, oldest first: " + "; ".join(
         f"{format_date(p.as_of)} total {format_bytes(p.rot_total)} ("
         + ", ".join(f"{c} {format_bytes(int(p.rot_bytes.get(c, 0)))}" for c in CATEGORIES) + ")" for p in points))
