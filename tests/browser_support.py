@@ -72,6 +72,21 @@ def find_chromium() -> str | None:
     return None
 
 
+def require_chromium() -> str:
+    """The Chromium binary, or skip the test with the reason — fail it instead when ``CI`` is set,
+    so a CI run without a browser cannot pass by skipping."""
+    import pytest
+
+    binary = find_chromium()
+    if binary is None:
+        reason = ("chromium not found: install the Debian package (apt-get install chromium; "
+                  "scripts/setup.sh does it when run as root) or set ROTSCAN_CHROMIUM")
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return binary
+
+
 def artifacts_dir() -> Path:
     """Where tests put screenshots: ``$ROTSCAN_TEST_ARTIFACTS``, else ``reports/test-artifacts``."""
     target = Path(os.environ.get("ROTSCAN_TEST_ARTIFACTS") or REPO / "reports" / "test-artifacts")

@@ -8,7 +8,6 @@ keyboard work; hostile dataset names stay text. Screenshots go to ``$ROTSCAN_TES
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from tests.browser_support import (
     Chromium,
     Page,
     ReportView,
-    find_chromium,
+    require_chromium,
 )
 
 pytestmark = pytest.mark.browser
@@ -216,14 +215,7 @@ def write(result: ScanResult, out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Chromium]:
-    binary = find_chromium()
-    if binary is None:
-        reason = ("chromium not found: install the Debian package (apt-get install chromium; "
-                  "scripts/setup.sh does it when run as root) or set ROTSCAN_CHROMIUM")
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with Chromium(binary) as chromium:
+    with Chromium(require_chromium()) as chromium:
         yield chromium
     assert chromium.leftover_pids() == []
 
