@@ -24,7 +24,14 @@ from rotscan.crawl.inventory import Inventory, InventoryEntry
 from rotscan.detect.obsolete import Coverage, ObsoleteRules, detect_obsolete
 from rotscan.detect.redundant import RedundancyRules, detect_redundant, projection_candidates
 from rotscan.detect.trivial import TrivialRules, detect_trivial
-from rotscan.errors import ConfigError, FindingsFormatError, ReadError, RootNotFoundError, StorageError, VanishedError
+from rotscan.errors import (
+    ConfigError,
+    FindingsFormatError,
+    ReadError,
+    RootNotFoundError,
+    StorageError,
+    VanishedError,
+)
 from rotscan.models import CleanupRun, Column, Finding, ScanInfo, ScanResult, ScanWarning, UsageSource, now_utc
 from rotscan.redundancy.signature import Signature
 from rotscan.report.summary import format_bytes

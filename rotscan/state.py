@@ -21,6 +21,7 @@ never a wrong reuse.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -353,10 +354,8 @@ def write_state(storage: Any, location: Uri, state: ScanState, detail: dict[str,
             storage.delete(path)
         storage.rename(tmp, path)
     except StorageError:
-        try:
+        with contextlib.suppress(StorageError):
             storage.delete(tmp)
-        except StorageError:
-            pass
         raise
     return path
 
