@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 from datetime import datetime, timedelta, timezone
@@ -287,10 +289,24 @@ def test_report_escapes_hostile_values() -> None:
                 related=(evil,),
                 evidence={evil: evil, "nested": {"k": evil}},
             ),
+            # a copy whose keeper is hostile (copies section) and obsolete data in hostile lineage
+            finding("copy", "redundant", "exact_duplicate", 5, related=(f"{ROOT}/{evil}",),
+                    explanation=f"same rows; keep {evil}: {evil}", evidence={"rows": 3, "keeper": f"{ROOT}/{evil}"}),
+            finding("old", "obsolete", "unread", 4, evidence={"last_read": None, "writers": [evil]}),
         ),
         warnings=(ScanWarning(uri=evil, message=evil, code=evil),),
+        lineage={"edges": [{"src": f"{ROOT}/{evil}", "dst": f"{ROOT}/old", "job": evil,
+                            "last_seen": "2026-11-01T00:00:00Z"}]},
     )
     html = render(result)
+    assert 'id="copies"' in html and 'id="lineage"' in html
+    # the evidence data carries the hostile text as data (base64 of gzip: inert in the page)
+    words = " ".join(" ".join(r[1]) for r in evidence_rows(html))  # type: ignore[arg-type]
+    assert evil in words
+    from rotscan.report.export import findings_csv
+
+    cells = [c for row in csv.reader(io.StringIO(findings_csv(result), newline="")) for c in row]
+    assert evil in cells  # plain text in CSV; only formula-like starts are quoted
     assert "<script>alert(1)</script>" not in html
     assert "alert(1)</script>" not in html
     assert str(escape(f"{ROOT}/{evil}")) in html
