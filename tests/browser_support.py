@@ -50,6 +50,10 @@ BASE_FLAGS = (
     "--hide-scrollbars",
     "--force-device-scale-factor=1",
     "--window-size=1280,900",
+    # nothing leaves the machine even if a page tried: no name resolves, and every http(s) request
+    # goes to a proxy on 127.0.0.1's discard port, which refuses it (requests are still reported)
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=http://127.0.0.1:9",
 )
 
 
@@ -224,15 +228,18 @@ class Chromium:
     # -- protocol -----------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        buffer = b""
+        pending: list[bytes] = []  # the start of a message whose NUL has not arrived yet
         reason = "the browser closed the DevTools pipe"
         try:
             while True:
                 chunk = os.read(self._read_fd, 1 << 20)
                 if not chunk:
                     break
-                buffer += chunk
-                *messages, buffer = buffer.split(b"\0")
+                if b"\0" not in chunk:  # a large message (a screenshot) arrives in many chunks
+                    pending.append(chunk)
+                    continue
+                *messages, rest = (b"".join(pending) + chunk).split(b"\0")
+                pending = [rest] if rest else []
                 for raw in messages:
                     self._dispatch(json.loads(raw))
         except OSError as exc:
@@ -497,6 +504,19 @@ class ReportView:
         return self.page.evaluate(
             f"Array.from(document.querySelectorAll({json.dumps(ROWS)}), r => r.id.slice(2))"
         )
+
+    def click_and_wait_for_reorder(self, selector: str, *, timeout: float = 20.0) -> float:
+        """Click ``selector`` (a sort button) and wait until the rows' order changes; the seconds
+        from the click to the new order."""
+        order = f"Array.from(document.querySelectorAll({json.dumps(ROWS)}), r => r.id).join()"
+        self.page.evaluate(f"window.__rotscanTestOrder = {order}; true")
+        started = time.perf_counter()
+        self.page.click(selector)
+        try:
+            self.page.wait_until(f"{order} !== window.__rotscanTestOrder", timeout=timeout)
+        except BrowserError:
+            raise AssertionError(f"clicking {selector} did not reorder the rows within {timeout} s") from None
+        return time.perf_counter() - started
 
     def visible_ids(self) -> list[str]:
         """Ids of the rows on screen, in order. Checks that the browser shows exactly the rows

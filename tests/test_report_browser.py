@@ -8,6 +8,7 @@ keyboard work; hostile dataset names stay text. Screenshots go to ``$ROTSCAN_TES
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Iterator
@@ -31,8 +32,8 @@ from rotscan.models import (
 from rotscan.report import write_report
 from tests.browser_support import (
     EXPANDER,
-    ROWS,
     SEARCH,
+    BrowserError,
     Chromium,
     Page,
     ReportView,
@@ -322,10 +323,10 @@ def test_sorting_by_a_header_button_reorders_the_rows(report: ReportView, realis
             return "descending"
         return None
 
-    page.click("[data-test-sort]")
+    report.click_and_wait_for_reorder("[data-test-sort]")
     first = [size[i] for i in report.row_ids()]
     assert first != before and direction(first) is not None, "one click must sort by reclaimable bytes"
-    page.click("[data-test-sort]")
+    report.click_and_wait_for_reorder("[data-test-sort]")
     second = [size[i] for i in report.row_ids()]
     assert direction(second) is not None and direction(second) != direction(first)
     # the sort keeps the filter, and the first page shows the first matches in the new order
@@ -354,13 +355,20 @@ def test_keyboard_reaches_search_and_expands_a_row(report: ReportView) -> None:
             " if (e.tagName === 'SUMMARY') return e.parentElement.open;"
             " return e.getAttribute('aria-expanded') === 'true'; })()"))
 
+    # the focused expander's row shows its evidence: a visible, non-empty part of the details (or
+    # of the element the button controls) besides the expander itself
+    evidence = ("(() => { const e = document.activeElement;"
+                " const box = e.tagName === 'SUMMARY' ? e.parentElement"
+                "   : document.getElementById(e.getAttribute('aria-controls')) || e.closest('tr').nextElementSibling;"
+                " return Array.from(box.children).some(c => c !== e && c.getClientRects().length > 0"
+                "   && c.textContent.trim().length > 0); })()")
+
     def evidence_shown() -> bool:
-        return bool(page.evaluate(
-            "(() => { const e = document.activeElement;"
-            " const box = e.tagName === 'SUMMARY' ? e.parentElement"
-            "   : document.getElementById(e.getAttribute('aria-controls')) || e.closest('tr').nextElementSibling;"
-            " return Array.from(box.children).some(c => c !== e && c.getClientRects().length > 0"
-            "   && c.textContent.trim().length > 0); })()"))
+        """Within a few seconds: the report may build a row's evidence when it first opens."""
+        with contextlib.suppress(BrowserError):
+            page.wait_until(evidence, timeout=5)
+            return True
+        return False
 
     to_search = tab_to(SEARCH, 200)
     to_row = tab_to(EXPANDER, 200)
@@ -437,12 +445,7 @@ def test_ten_thousand_findings_load_filter_and_sort(browser: Chromium, tmp_path:
 
         page.evaluate("Array.from(document.querySelectorAll('section#findings table.findings thead button'))"
                       ".find(b => /reclaim/i.test(b.textContent)).setAttribute('data-test-sort', '')")
-        before = view.row_ids()
-        started = time.perf_counter()
-        page.click("[data-test-sort]")
-        page.wait_until(f"document.querySelector({ROWS!r}).id !== 'f-{before[0]}'"
-                        f" || document.querySelectorAll({ROWS!r})[9999].id !== 'f-{before[-1]}'")
-        sort_s = time.perf_counter() - started
+        sort_s = view.click_and_wait_for_reorder("[data-test-sort]")
         size = {f.id: f.reclaimable_bytes for f in result.findings}
         after = [size[i] for i in view.row_ids()]
         assert after in (sorted(after), sorted(after, reverse=True))
