@@ -75,27 +75,22 @@ GOLDEN = {
         'This copy: usage unknown (no access logs or lineage were given).',
     ],
     'unread': [
-        'Last read 2025-10-10 (412 days ago).',
-        'Last written 2025-07-14 (500 days ago).',
+        'Last read 2025-10-10 (412 days ago), within the 730 days the usage sources (openlineage) cover, 2024-11-26 to 2026-11-26.',
         'Reads in the last 30/90/365 days: 0/0/0.',
-        'The usage sources (openlineage) cover 730 days, 2024-11-26 to 2026-11-26.',
+        'Last written 2025-07-14 (500 days ago).',
         'Written by nightly_copy.',
     ],
     'producer_stopped': [
         'Its producer last ran: etl_a 2026-07-29 (120 days ago).',
-        'Last read: no read seen in the usage sources.',
+        'No read seen in the 200 days the usage sources (spark_eventlog) cover, 2026-05-10 to 2026-11-26.',
         'Last written 2026-07-29 (120 days ago).',
-        'Reads in the last 30/90/365 days: 0/0/0.',
-        'The usage sources (spark_eventlog) cover 200 days, 2026-05-10 to 2026-11-26.',
         'Written by etl_a.',
         'Feeds warehouse/orders.',
     ],
     'orphaned_lineage': [
         'Built from raw/gone, which is no longer in the lake.',
-        'Last read: no read seen in the usage sources.',
+        'No read seen in the 200 days the usage sources (openlineage) cover, 2026-05-10 to 2026-11-26.',
         'Last written: no write seen in the usage sources.',
-        'Reads in the last 30/90/365 days: 0/0/0.',
-        'The usage sources (openlineage) cover 200 days, 2026-05-10 to 2026-11-26.',
     ],
     'superseded': [
         'A newer version exists: warehouse/orders, written 2026-11-23 (3 days ago).',
@@ -212,3 +207,15 @@ def test_sentences_from_real_detector_output() -> None:
     ]
     [emp] = detect_trivial([empty], [], [], TrivialRules(), T0)
     assert explain(emp, c)[0] == "0 rows, counted from Parquet/ORC file footers, in 1 file holding 600 B."
+
+
+def test_edge_wordings() -> None:
+    no_files = Finding(uri=f"{R}/tmp/empty", category="trivial", kind="empty", action="review", confidence=0.6,
+                       reclaimable_bytes=0, explanation="?",
+                       evidence={"rows": 0, "rows_source": "delta_stats", "bytes": 0, "files": 0, "format": "delta",
+                                 "delta_version": 0, "delta_last_operation": "WRITE"})
+    assert explain(no_files, ctx())[:2] == ["0 rows, counted from the Delta log's statistics, no data files.",
+                                            "Format: delta, Delta version 0 (last operation WRITE)."]
+    lone = Finding(uri=f"{R}/x.csv", category="trivial", kind="zero_byte", action="delete", confidence=0.95,
+                   reclaimable_bytes=0, explanation="?", evidence={"bytes": 0, "dataset": f"{R}/x.csv"})
+    assert explain(lone, ctx()) == ["A zero-byte file: it holds no data."]  # not "part of" itself

@@ -233,13 +233,14 @@ def _redundant(f: Finding, ctx: EvidenceContext) -> list[str]:
 
 
 def _coverage(e: Mapping[str, Any], ctx: EvidenceContext) -> str | None:
+    """``the 399 days the usage sources (openlineage) cover, 2025-10-22 to 2026-11-25``"""
     days = _num(e.get("coverage_days"))
     start, end = _ts(e.get("coverage_from")), _ts(e.get("coverage_to"))
     sources = e.get("sources") or []
     if days is None and start is None:
         return None
-    text = f"the usage sources{' (' + ', '.join(map(str, sources)) + ')' if sources else ''} cover "
-    text += f"{days:,.0f} days" if days is not None else "a window"
+    text = f"the {days:,.0f} days" if days is not None else "the window"
+    text += f" the usage sources{' (' + ', '.join(map(str, sources)) + ')' if sources else ''} cover"
     if start is not None:
         text += f", {_date(start)} to {_date(end) if end else _date(ctx.as_of)}"
     return text
@@ -271,14 +272,16 @@ def _obsolete(f: Finding, ctx: EvidenceContext) -> list[str]:
                 out.append("its producer" + ("s" if len(runs) > 1 else "") + " last ran: "
                            + "; ".join(f"{job} {_when(t, ctx.as_of) or 'at an unknown time'}"
                                        for job, t in sorted(runs.items())))
-        out.append(_last("last read", e.get("last_read"), ctx, "no read seen in the usage sources"))
-        out.append(_last("last written", e.get("last_written"), ctx, "no write seen in the usage sources"))
-        reads = _reads(e)
-        if reads:
-            out.append(reads)
         cov = _coverage(e, ctx)
-        if cov:
-            out.append(cov)
+        last_read = _when(e.get("last_read"), ctx.as_of)
+        if last_read:
+            out.append(f"last read {last_read}" + (f", within {cov}" if cov else ""))
+            reads = _reads(e)
+            if reads:
+                out.append(reads)
+        else:
+            out.append(f"no read seen in {cov}" if cov else "no read seen in the usage sources")
+        out.append(_last("last written", e.get("last_written"), ctx, "no write seen in the usage sources"))
         readers = list(e.get("readers") or [])
         writers = list(e.get("writers") or [])
         if writers:
@@ -342,9 +345,9 @@ def _modified(e: Mapping[str, Any], ctx: EvidenceContext) -> str | None:
     return f"last modified {when}" if when else None
 
 
-def _in_dataset(e: Mapping[str, Any], ctx: EvidenceContext) -> str | None:
-    ds = e.get("dataset")
-    return f"part of {ctx.display(str(ds))}" if isinstance(ds, str) and ds else None
+def _in_dataset(f: Finding, ctx: EvidenceContext) -> str | None:
+    ds = f.evidence.get("dataset")
+    return f"part of {ctx.display(str(ds))}" if isinstance(ds, str) and ds and ds != f.uri else None
 
 
 def _trivial(f: Finding, ctx: EvidenceContext) -> list[str]:
@@ -356,8 +359,10 @@ def _trivial(f: Finding, ctx: EvidenceContext) -> list[str]:
               "zero_byte_files": "zero-byte files", "iceberg_snapshot": "the Iceberg snapshot summary"}
     if f.kind == "empty":
         how = source.get(str(e.get("rows_source") or ""), "the data")
-        out.append(f"0 rows, counted from {how}, in {_files(files) if files is not None else 'its files'}"
-                   + (f" holding {format_bytes(nbytes)}" if nbytes else ""))
+        where = ("no data files" if files == 0 else
+                 f"in {_files(files) if files is not None else 'its files'}"
+                 + (f" holding {format_bytes(nbytes)}" if nbytes else ""))
+        out.append(f"0 rows, counted from {how}, {where}")
         if e.get("format"):
             out.append(f"format: {e['format']}" + (f", Delta version {e['delta_version']} (last operation "
                                                      f"{e.get('delta_last_operation') or 'unknown'})"
@@ -374,13 +379,13 @@ def _trivial(f: Finding, ctx: EvidenceContext) -> list[str]:
         out.append(f"{size}, {format_bytes(nbytes)}, in a scratch location (matches {e.get('scratch_glob')!r})")
     elif f.kind == "zero_byte":
         out.append("a zero-byte file: it holds no data")
-        part = _in_dataset(e, ctx)
+        part = _in_dataset(f, ctx)
         if part:
             out.append(part)
     elif f.kind == "corrupt_file":
         out.append(f"cannot be read as what its name says: {e.get('problem') or 'unreadable'}"
                    + (f" ({format_bytes(nbytes)})" if nbytes is not None else ""))
-        part = _in_dataset(e, ctx)
+        part = _in_dataset(f, ctx)
         if part:
             out.append(part)
     elif f.kind in ("junk_file", "write_debris"):

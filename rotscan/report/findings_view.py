@@ -79,7 +79,7 @@ def copy_clusters(result: ScanResult) -> list[dict[str, Any]]:
         if f.category == "redundant" and f.related:
             by_keeper.setdefault(f.related[0], []).append(f)
     datasets = {d.uri: d for d in result.datasets}
-    clusters = []
+    clusters: list[dict[str, Any]] = []
     for keeper, members in by_keeper.items():
         members.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
         reasons: dict[str, int] = {}
