@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -391,7 +392,9 @@ def test_copies_are_grouped_under_the_copy_to_keep() -> None:
         datasets=(), findings=(), warnings=()).to_dict())
     copies = tuple(
         Finding(uri=f"file:/lake/backup/{n}", category="redundant", kind="exact_duplicate", action="quarantine",
-                confidence=0.99, reclaimable_bytes=b, explanation="same rows", related=("file:/lake/warehouse/t",),
+                confidence=0.99, reclaimable_bytes=b, related=("file:/lake/warehouse/t",),
+                explanation="same 10 rows as warehouse/t; keep warehouse/t: it is a managed Delta table, the copy is "
+                            f"{n} files",
                 evidence={"jaccard": 1.0, "containment": 1.0, "rows": 10})
         for n, b in (("a", 10), ("b", 30)))
     result = ScanResult(scan=base.scan, datasets=(), findings=copies, warnings=())
@@ -400,3 +403,10 @@ def test_copies_are_grouped_under_the_copy_to_keep() -> None:
     assert [f.uri for f in cluster["members"]] == ["file:/lake/backup/b", "file:/lake/backup/a"]
     html = render_report(result, price_per_gb_month=0.023)
     assert 'id="copies"' in html and html.count('<tr class="keeper">') == 1
+    # each copy says why the first line is kept instead, in the detector's words
+    assert '<td class="why-row">it is a managed Delta table, the copy is b files</td>' in html
+    assert "The copy to keep is not in the inventory" in html  # no dataset for the keeper here
+    sub = Finding(uri="file:/lake/extract", category="redundant", kind="subset", action="review", confidence=0.8,
+                  reclaimable_bytes=1, explanation="95% of its rows are in warehouse/t", related=("file:/lake/warehouse/t",))
+    [cluster] = copy_clusters(replace(result, findings=(*copies, sub)))
+    assert cluster["reasons"][sub.id] == "it contains this copy's rows"

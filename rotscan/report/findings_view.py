@@ -73,7 +73,7 @@ def keeper_reason(f: Finding) -> str:
 
 def copy_clusters(result: ScanResult) -> list[dict[str, Any]]:
     """Redundant findings grouped by the copy to keep (``related[0]``), largest clusters first, with
-    the reasons the keeper was chosen (distinct, most common first)."""
+    the reason the keeper was chosen over each copy (by finding id)."""
     by_keeper: dict[str, list[Finding]] = {}
     for f in result.findings:
         if f.category == "redundant" and f.related:
@@ -82,13 +82,9 @@ def copy_clusters(result: ScanResult) -> list[dict[str, Any]]:
     clusters: list[dict[str, Any]] = []
     for keeper, members in by_keeper.items():
         members.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
-        reasons: dict[str, int] = {}
-        for f in members:
-            why = keeper_reason(f)
-            reasons[why] = reasons.get(why, 0) + 1
         clusters.append({"keeper": keeper, "dataset": datasets.get(keeper), "members": members,
                          "bytes": sum(f.reclaimable_bytes for f in members),
-                         "reasons": sorted(reasons, key=lambda r: (-reasons[r], r)),
+                         "reasons": {f.id: keeper_reason(f) for f in members},
                          "kinds": sorted({f.kind for f in members})})
     clusters.sort(key=lambda c: (-c["bytes"], c["keeper"]))
     return clusters

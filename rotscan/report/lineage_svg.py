@@ -171,8 +171,10 @@ def render_svg(
         if ds is None:
             info = "not in the inventory"
         else:
-            read = _short_ago(ds.last_read, as_of) if usage_known else "unknown"
-            written = _short_ago(ds.last_written or ds.modified_max, as_of)
+            read = ("none seen" if ds.last_read is None else _short_ago(ds.last_read, as_of)) if usage_known \
+                else "unknown"
+            modified = ds.last_written or ds.modified_max
+            written = "unknown" if modified is None else _short_ago(modified, as_of)
             info = f"read {read} · written {written}"
         cls = "node center" if u == hood.center else ("node" if ds is not None else "node gone")
         out.append(f'<g class="{cls}"><title>{escape(u)}</title>'
