@@ -410,3 +410,45 @@ def test_copies_are_grouped_under_the_copy_to_keep() -> None:
                   reclaimable_bytes=1, explanation="95% of its rows are in warehouse/t", related=("file:/lake/warehouse/t",))
     [cluster] = copy_clusters(replace(result, findings=(*copies, sub)))
     assert cluster["reasons"][sub.id] == "it contains this copy's rows"
+
+
+def test_keyboard_and_screen_reader_hooks() -> None:
+    """Static checks of what keyboard and screen-reader users rely on (the browser test presses keys)."""
+    from html.parser import HTMLParser
+
+    class Controls(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+            self.unlabelled: list[str] = []
+            self.controls = 0
+            self.ids: set[str] = set()
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if a.get("id"):
+                self.ids.add(a["id"] or "")
+            if tag in ("input", "select"):
+                self.controls += 1
+                if "label" not in self.stack and not a.get("aria-label"):
+                    self.unlabelled.append(str(a))
+            if tag not in ("input", "br", "meta", "img", "link"):
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in self.stack:
+                while self.stack and self.stack.pop() != tag:
+                    pass
+
+    result = sample_result(USAGE)
+    html = render(result)
+    parser = Controls()
+    parser.feed(html)
+    assert parser.controls >= 10 and parser.unlabelled == []  # every control has a label
+    assert '<a class="skip" href="#findings">' in html and "findings" in parser.ids
+    findings = html[html.index('<section id="findings"'): html.index("</section>", html.index('<section id="findings"'))]
+    assert findings.count("<details><summary>") == len(result.findings)  # rows open with Enter/Space
+    assert 'aria-sort="descending"><button type="button" data-sort="num">Reclaimable' in findings
+    assert 'role="status" aria-live="polite">Showing 9 of 9 findings' in findings
+    assert re.search(r"select data-min=\"5\".*≥ 1 GiB", findings) and re.search(r"select data-min=\"4\".*≥ 0\.9", findings)
+    assert ":focus-visible" in html and "@media print" in html
