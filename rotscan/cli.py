@@ -45,11 +45,14 @@ def main() -> None:
 @click.option("--state", "state", default=None, metavar="DIR_OR_URI",
               help="Scan state for incremental scans: reuse the profiles of unchanged datasets from "
                    "the last scan and record this one's (config [scan] state).")
+@click.option("--listing", "listing", type=click.Choice(["driver", "distributed", "auto"]), default=None,
+              help="Who lists the roots: the driver, the Spark executors in parallel, or auto "
+                   "(config [scan] listing).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @handle_errors
 def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineage: tuple[str, ...],
          access_logs: tuple[str, ...], no_profile: bool, master: str | None, state: str | None,
-         quiet: bool) -> None:
+         quiet: bool, listing: str | None = None) -> None:
     """Crawl ROOT(s), detect ROT, write OUT/findings.json and OUT/report.html.
 
     ROOT is a path or URI: /data/lake, file:/data/lake, s3a://bucket/prefix.
@@ -68,6 +71,8 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
         overrides.setdefault("spark", {})["master"] = master
     if state:
         overrides.setdefault("scan", {})["state"] = state
+    if listing:
+        overrides.setdefault("scan", {})["listing"] = listing
     config = load(config_path, overrides)
     pricing = _pricing(config, None)  # a bad [report] price or storage class fails before the scan
     progress = progress_printer(quiet)

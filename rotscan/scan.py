@@ -43,6 +43,8 @@ from rotscan.uri import Uri, parse
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from rotscan.spark.listing import ListingOutcome
+
 Progress = Callable[[str], None]
 
 
@@ -172,7 +174,7 @@ def _profile_spark(todo: list[InventoryEntry], ctx: ScanContext, k: int, target:
             last_note = now
 
     jobs = [ProfileJob(e.read_format or e.dataset.format, e.read_paths, e.base_path, _rows_estimate(e), e.csv_header,
-                       _batch_key(e)) for e in todo]
+                       _batch_key(e), files=e.dataset.files) for e in todo]
     results = profile_many(spark, jobs, k=k, sample_target=target, on_done=on_done)
     for e, p in zip(todo, results, strict=True):
         o = ProfileOutcome.from_error(str(p)) if isinstance(p, ReadError) else ProfileOutcome.from_profile(p)
@@ -365,6 +367,38 @@ def _safe_parse(text: str) -> Uri | None:
         return None
 
 
+def _distributed_listing(root: Uri, storage: Storage, rules: CrawlRules, inventory: Inventory, ctx: ScanContext,
+                         warnings: list[ScanWarning]) -> ListingOutcome | None:
+    """List ``root`` on the executors when ``[scan] listing`` asks for it (``auto``: a remote root
+    on a cluster, not ``local[*]``); None means the driver lists it (the classic crawl)."""
+    mode = str(ctx.config.get("scan", "listing"))
+    if mode not in ("driver", "distributed", "auto"):
+        raise ConfigError(f"[scan] listing must be driver, distributed or auto, not {mode!r}")
+    if mode == "driver" or (mode == "auto" and root.scheme == "file"):
+        return None
+    spark = ctx.spark(need_s3a=root.scheme == "s3a")
+    if mode == "auto" and spark.sparkContext.master.startswith("local"):
+        return None
+    from rotscan.spark.listing import InventorySettings, distributed_crawl, storage_spec
+
+    spec = storage_spec(spark, root)
+    if spec is None:
+        warnings.append(ScanWarning(str(root), f"executors cannot list {root.scheme}: storage (no pyarrow "
+                                               "filesystem for it here, e.g. libhdfs missing); listed on the driver",
+                                    "listing_fallback"))
+        return None
+    settings = InventorySettings(inventory.small_file_bytes, inventory.sniff_bytes, inventory.as_of)
+    ctx.progress(f"  listing {root} on the executors")
+    try:
+        return distributed_crawl(spark, storage, spec, root, rules, settings,
+                                 subtrees=int(ctx.config.get("scan", "listing_subtrees")))
+    except Exception as exc:  # a failed Spark job (py4j/Python worker error): the driver can still list
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        warnings.append(ScanWarning(str(root), f"distributed listing failed ({first[:200]}); listed on the driver",
+                                    "listing_fallback"))
+        return None
+
+
 def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None = None,
              usage_paths: Sequence[str] = (), exclude: Sequence[str] = ()) -> ScanResult:
     """Scan ``roots``. ``exclude``: absolute paths never crawled (the CLI passes its output directory
@@ -407,6 +441,14 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
                 raise RootNotFoundError(f"root does not exist: {root}") from exc
             except StorageError as exc:
                 raise RootNotFoundError(f"cannot access root {exc}") from exc
+        listed = _distributed_listing(root, storage, rules, inventory, ctx, warnings)
+        if listed is not None:
+            entries.extend(listed.entries)
+            items.extend(listed.items)
+            warnings.extend(listed.warnings)
+            ctx.progress(f"  {listed.dirs_listed:,} directories, {listed.files_seen:,} files listed by the executors "
+                         f"in {listed.subtrees:,} sub-tree(s) ({time.monotonic() - t0:.1f}s)")
+            continue
         crawler.crawl(root)
         items.extend(crawler.items)
         warnings.extend(crawler.warnings)

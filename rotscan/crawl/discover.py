@@ -324,7 +324,8 @@ class Crawler:
         elif data:
             crc_names = {formats.crc_data_name(e.name) for e in entries if formats.is_crc(e.name)}
             table = [e for e in data if success or formats.is_part_file(e.name) or e.name in crc_names]
-            loose = [e for e in data if e not in table]
+            in_table = {id(e) for e in table}  # by identity: a directory may hold 100,000s of files
+            loose = [e for e in data if id(e) not in in_table]
             if table:
                 complete = self.spark_mismatches == mismatches and not loose and not subdirs
                 self._emit_table(uri, root, "part_files", table, (), 0, success, complete)

@@ -127,7 +127,9 @@ class ArrowStorage:
         import pyarrow.fs as pafs
 
         is_dir = info.type == pafs.FileType.Directory
-        mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
+        ns = info.mtime_ns
+        # seconds as os.stat computes st_mtime (sec + nsec * 1e-9), so both storages agree exactly
+        mtime = 0.0 if ns is None else divmod(ns, 10**9)[0] + divmod(ns, 10**9)[1] * 1e-9
         return Entry(uri=uri, is_dir=is_dir, size=0 if is_dir else int(info.size or 0), mtime=mtime)
 
     def list_dir(self, uri: Uri) -> list[Entry]:
