@@ -120,3 +120,18 @@ def test_cli_report_plan_option(planned, tmp_path: Path) -> None:  # type: ignor
     elsewhere.write_text("{broken")
     res = runner.invoke(main, ["report", str(out), "--plan", str(elsewhere)])
     assert res.exit_code == 0 and "cleanup plan not shown" in res.output
+
+
+def test_hostile_plan_text_stays_text(planned) -> None:  # type: ignore[no-untyped-def]
+    from rotscan.report.plan_view import ActionTotal, PlanRow, PlanView
+
+    evil = "<script>alert(1)</script>\"'"
+    _, out, _ = planned
+    result = read_findings(out)
+    row = PlanRow(uri=evil, action="delete", bytes=1, files=1, kinds=(evil,), reason=evil)
+    view = PlanView(path=evil, plan_id=evil, created=evil, scan_id=evil, matches_scan=False, roots=(evil,),
+                    by_action=(ActionTotal("delete", 1, 1),), actions=(row,), protected=(row,), skipped=(row,),
+                    counts={"actions": 1, "refused": 0, "protected": 1, "skipped": 1, "needs_review": 0})
+    for v in (view, PlanView(path=evil, error=evil)):
+        html = render_report(result, price_per_gb_month=0.023, plan=v)
+        assert "alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in section(html)
