@@ -219,3 +219,67 @@ def test_edge_wordings() -> None:
     lone = Finding(uri=f"{R}/x.csv", category="trivial", kind="zero_byte", action="delete", confidence=0.95,
                    reclaimable_bytes=0, explanation="?", evidence={"bytes": 0, "dataset": f"{R}/x.csv"})
     assert explain(lone, ctx()) == ["A zero-byte file: it holds no data."]  # not "part of" itself
+
+
+# ---------------------------------------------------------------------------------------------
+# in a real browser: the evidence a row opens to is explain()'s sentences; size/confidence filters
+
+
+@pytest.mark.browser
+def test_browser_row_opens_to_its_plain_words_and_filters_by_size_and_confidence(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from rotscan.models import ScanInfo, ScanResult
+    from rotscan.report import write_report
+    from tests.browser_support import Chromium, ReportView, require_chromium
+
+    findings = tuple(CASES.values()) + tuple(
+        Finding(uri=f"{R}/bulk/t{i:03d}", category="trivial", kind="junk_file", action="delete",
+                confidence=(i % 10) / 10, reclaimable_bytes=(i % 7) << 28, explanation=f"bulk {i}",
+                evidence={"bytes": (i % 7) << 28, "files": 1, "is_dir": False})
+        for i in range(60))
+    scan = ScanInfo(id="s", started=T0, finished=T0, as_of=T0, roots=(R,), tool_version="t")
+    result = ScanResult(scan=scan, datasets=tuple(DS.values()), findings=findings, warnings=(),
+                        lineage={"edges": [{"src": f"{R}/raw/a", "dst": f"{R}/backup/orders", "job": "j",
+                                            "last_seen": "2026-11-01T00:00:00Z"}]})
+    path = write_report(result, tmp_path, price_per_gb_month=0.023)
+    target = CASES["exact_duplicate"]
+    with Chromium(require_chromium()) as browser, browser.page() as page:
+        view = ReportView(page, path)
+        view.load()
+        sel = f"#f-{target.id} summary"
+        page.evaluate(f"document.querySelector({json.dumps(sel)}).focus()")
+        page.press("Enter")
+        page.wait_until(f"!!document.querySelector('#f-{target.id} details[open] .ev')")
+        words = page.evaluate(f"Array.from(document.querySelectorAll('#f-{target.id} .ev ul.words li'), li => li.textContent)")
+        assert words == explain(target, ctx(usage_known=False))
+        raw = page.evaluate(f"Array.from(document.querySelectorAll('#f-{target.id} .ev dt'), d => d.textContent)")
+        assert raw[:2] == ["uri", "related"] and "checksum" in raw
+        page.press("Space")  # Space closes it again: native <details>
+        assert page.evaluate(f"document.querySelector('#f-{target.id} details').open") is False
+
+        # obsolete findings on a dataset in the lineage: each detail links to the dataset's one graph
+        figure = page.evaluate("document.querySelector('section#lineage figure.lin').id")
+        for kind in ("unread", "superseded", "expired"):
+            fid = CASES[kind].id
+            page.evaluate(f"document.querySelector('#f-{fid} details').open = true")
+            page.wait_until(f"!!document.querySelector('#f-{fid} .ev .lin a')")
+            assert page.evaluate(f"document.querySelector('#f-{fid} .ev .lin a').getAttribute('href')") == f"#{figure}"
+        tiny = CASES["tiny"].id  # not obsolete: no graph link
+        page.evaluate(f"document.querySelector('#f-{tiny} details').open = true")
+        page.wait_until(f"!!document.querySelector('#f-{tiny} .ev')")
+        assert page.evaluate(f"document.querySelector('#f-{tiny} .ev .lin')") is None
+
+        def choose(col: int, value: str) -> None:
+            page.evaluate(f"(() => {{ const s = document.querySelector('section#findings select[data-min=\"{col}\"]');"
+                          f" s.value = {json.dumps(value)}; s.dispatchEvent(new Event('change')); }})()")
+
+        choose(5, str(1 << 30))  # size >= 1 GiB
+        big = {f.id for f in findings if f.reclaimable_bytes >= 1 << 30}
+        view.wait_for_count(len(big))
+        assert set(view.visible_ids()) == big
+        choose(4, "90")  # and confidence >= 0.9 (as shown, in whole percent)
+        both = {f.id for f in findings if f.reclaimable_bytes >= 1 << 30 and round(f.confidence * 100) >= 90}
+        view.wait_for_count(len(both))
+        assert set(view.visible_ids()) == both and both
+        view.assert_clean()

@@ -99,7 +99,7 @@ def test_report_draws_lineage_only_for_obsolete_findings_and_links_the_row() -> 
     assert html.count('<figure class="lin"') == 1 and f'id="lin-{unread.id}"' in html
     assert f'<a href="#f-{unread.id}">mart/c</a>' in html
     rows = {r[0]: r for r in decode_payload(re.search(r'data-z="([^"]+)"', html).group(1))}  # type: ignore[union-attr]
-    assert rows[unread.uri][4] == 1 and rows[copy.uri][4] == 0  # the row's detail links to its graph
+    assert rows[unread.uri][4] == f"lin-{unread.id}" and rows[copy.uri][4] == ""  # the detail links to the graph
     svg = html[html.index("<svg", html.index('id="lineage"')):]
     svg = svg[: svg.index("</svg>") + 6]
     root = ET.fromstring(svg)

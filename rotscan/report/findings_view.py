@@ -40,12 +40,13 @@ def _evidence_text(value: Any) -> str:
     return format_evidence_value(value)
 
 
-def evidence_payload(findings: Sequence[Finding], ctx: EvidenceContext, lineage_ids: set[str]) -> str:
+def evidence_payload(findings: Sequence[Finding], ctx: EvidenceContext, lineage_of: dict[str, str]) -> str:
     """One entry per finding, in row order: ``[uri, [sentences], [[key, value text]…], [related…],
-    has_lineage]`` — JSON, gzip (mtime 0: the same scan renders the same bytes), base64."""
+    lineage anchor]`` (the id of the lineage figure of an obsolete finding's dataset, else ``""``) —
+    JSON, gzip (mtime 0: the same scan renders the same bytes), base64."""
     rows = [
         [f.uri, explain(f, ctx), [[k, _evidence_text(v)] for k, v in f.evidence.items()], list(f.related),
-         1 if f.id in lineage_ids else 0]
+         lineage_of.get(f.uri, "") if f.category == "obsolete" else ""]
         for f in findings
     ]
     raw = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), default=str).encode()
@@ -124,7 +125,8 @@ def findings_context(result: ScanResult, findings: Sequence[Finding], display: C
     for v in views:
         v["svg"] = Markup(v["svg"])  # built with every label escaped (rotscan.report.lineage_svg)
     return {
-        "evidence_blob": evidence_payload(findings, ctx, {v["finding"].id for v in views}) if findings else "",
+        "evidence_blob": evidence_payload(findings, ctx, {v["finding"].uri: f"lin-{v['finding'].id}" for v in views})
+        if findings else "",
         "size_steps": SIZE_STEPS,
         "confidence_steps": CONFIDENCE_STEPS,
         "clusters": copy_clusters(result),
