@@ -343,7 +343,8 @@ def write_state(storage: Any, location: Uri, state: ScanState, detail: dict[str,
     renames it into place (a crash in between leaves no state, which only means a full scan)."""
     data = encode_state(state, detail)
     path = state_file(location)
-    storage.mkdirs(location)
+    if storage.atomic_rename:
+        storage.mkdirs(location)  # object stores need no directory (and a marker object would be litter)
     if storage.scheme == "file" or not storage.atomic_rename:
         storage.write_bytes(path, data, overwrite=True)
         return path

@@ -19,6 +19,7 @@ from rotscan.state import read_state
 from rotscan.storage.local import LocalStorage
 from rotscan.uri import parse
 from tests.spark.test_redundancy_e2e import build_copies_lake
+from tests.spark.test_s3a import ACCESS_KEY, BUCKET, SECRET_KEY, child_env, s3, write_config  # noqa: F401 (s3: fixture)
 
 pytestmark = pytest.mark.spark
 
@@ -97,3 +98,33 @@ def test_rescan_reuses_unchanged_and_reprofiles_only_changes(spark, tmp_path: Pa
     stored = read_state(LocalStorage(), parse(str(state)))
     assert stored is not None and len(stored.profiles) == inc["profiled"] - 1
     assert not any(u.endswith("tmp/orders_json") for u in stored.profiles)  # gone from the lake, gone from the state
+
+
+def test_state_on_s3a(s3, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The state lives on an object store (moto's S3 on 127.0.0.1), written and read through the
+    Hadoop storage; the second scan of the unchanged s3a:// lake reuses every profile."""
+    import json
+    import subprocess
+    import sys
+
+    import boto3
+
+    config = write_config(tmp_path / "rotscan.toml", s3, keys_in_config=False)
+    state = f"s3a://{BUCKET}/rotscan-state/lake"
+    docs = []
+    for i in range(2):
+        out = tmp_path / f"out{i}"
+        cmd = [sys.executable, "-m", "rotscan", "scan", f"s3a://{BUCKET}/lake", "--out", str(out),
+               "--config", str(config), "--state", state]
+        done = subprocess.run(cmd, env=child_env(tmp_path, with_keys=True), cwd=tmp_path, capture_output=True,
+                              text=True, timeout=900, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr[-5000:]
+        docs.append(json.loads((out / "findings.json").read_text()))
+    first, second = (d["scan"]["incremental"] for d in docs)
+    assert first["state"] == state and first["reused"] == 0 and first["profiled"] >= 3
+    assert (second["reused"], second["profiled"]) == (first["profiled"], 0)
+    assert docs[0]["findings"] == docs[1]["findings"]
+    client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1",
+                          aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix="rotscan-state/")["Contents"]]
+    assert keys == ["rotscan-state/lake/scan-state.parquet"]  # one object, no temporary left behind
