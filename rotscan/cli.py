@@ -45,6 +45,9 @@ def main() -> None:
 @click.option("--state", "state", default=None, metavar="DIR_OR_URI",
               help="Scan state for incremental scans: reuse the profiles of unchanged datasets from "
                    "the last scan and record this one's (config [scan] state).")
+@click.option("--s3-inventory", "s3_inventory", default=None, metavar="MANIFEST",
+              help="List s3a:// roots from this S3 Inventory report (its manifest.json, s3a:// or a local "
+                   "copy) instead of LIST calls (config [scan] s3_inventory).")
 @click.option("--listing", "listing", type=click.Choice(["driver", "distributed", "auto"]), default=None,
               help="Who lists the roots: the driver, the Spark executors in parallel, or auto "
                    "(config [scan] listing).")
@@ -52,7 +55,8 @@ def main() -> None:
 @handle_errors
 def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineage: tuple[str, ...],
          access_logs: tuple[str, ...], no_profile: bool, master: str | None, state: str | None,
-         quiet: bool, listing: str | None = None) -> None:
+         quiet: bool,
+         s3_inventory: str | None = None, listing: str | None = None) -> None:
     """Crawl ROOT(s), detect ROT, write OUT/findings.json and OUT/report.html.
 
     ROOT is a path or URI: /data/lake, file:/data/lake, s3a://bucket/prefix.
@@ -71,6 +75,8 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
         overrides.setdefault("spark", {})["master"] = master
     if state:
         overrides.setdefault("scan", {})["state"] = state
+    if s3_inventory:
+        overrides.setdefault("scan", {})["s3_inventory"] = s3_inventory
     if listing:
         overrides.setdefault("scan", {})["listing"] = listing
     config = load(config_path, overrides)

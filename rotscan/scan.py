@@ -420,12 +420,22 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     entries: list[InventoryEntry] = []
     warnings: list[ScanWarning] = []
     items = []
+    s3_inventory = str(cfg.get("scan", "s3_inventory"))
+    if s3_inventory and not any(u.scheme == "s3a" for u in uris):
+        raise RootNotFoundError(f"an S3 inventory ({s3_inventory}) lists an S3 bucket; no root is an s3a:// URI")
 
     for root in uris:
         try:
             storage = _storage_for(root, ctx, storages)
         except StorageError as exc:
             raise RootNotFoundError(f"cannot access root {exc}") from exc
+        if s3_inventory and root.scheme == "s3a":
+            # list from the S3 Inventory report (read with Spark) instead of LIST calls; reads stay real
+            from rotscan.spark.s3_inventory import inventory_storage
+
+            storage = inventory_storage(ctx.spark(need_s3a=True), s3_inventory, root, storage, as_of=as_of,
+                                        max_age=timedelta(days=float(cfg.get("scan", "s3_inventory_max_age_days"))),
+                                        warnings=warnings, progress=ctx.progress)
         inventory = Inventory(storage, small_file_bytes=int(cfg.get("scan", "small_file_bytes")),
                               sniff_bytes=int(cfg.get("scan", "sniff_bytes")), as_of=as_of.timestamp())
 
@@ -441,7 +451,8 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
                 raise RootNotFoundError(f"root does not exist: {root}") from exc
             except StorageError as exc:
                 raise RootNotFoundError(f"cannot access root {exc}") from exc
-        listed = _distributed_listing(root, storage, rules, inventory, ctx, warnings)
+        listed = None if hasattr(storage, "close_inventory") else _distributed_listing(
+            root, storage, rules, inventory, ctx, warnings)
         if listed is not None:
             entries.extend(listed.entries)
             items.extend(listed.items)
@@ -450,6 +461,8 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
                          f"in {listed.subtrees:,} sub-tree(s) ({time.monotonic() - t0:.1f}s)")
             continue
         crawler.crawl(root)
+        if hasattr(storage, "close_inventory"):
+            storage.close_inventory(warnings)
         items.extend(crawler.items)
         warnings.extend(crawler.warnings)
         ctx.progress(f"  {crawler.dirs_listed:,} directories, {crawler.files_seen:,} files listed "
