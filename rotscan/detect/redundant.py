@@ -8,9 +8,10 @@
 - ``projection``: A's columns are a strict subset of B's and A's rows are B's rows restricted to
   them (verified on a projected signature of B computed by the Spark adapter).
 
-Candidates come from datasketch: ``MinHashLSH`` (Jaccard) and ``MinHashLSHEnsemble`` (containment)
-over ``LeanMinHash`` objects rebuilt from the Spark-computed one-permutation MinHash; small groups
-of same-column datasets are simply compared pairwise. Every candidate is then verified on the
+Candidates come from datasketch's ``MinHashLSH`` (Jaccard) over ``LeanMinHash`` objects rebuilt
+from the Spark-computed one-permutation MinHash, and (containment) from an index of each dataset's
+few smallest row hashes looked up in every coordinated sample; small groups of same-column datasets
+are simply compared pairwise. Every candidate is then verified on the
 coordinated samples, whose comparison is exact for tables up to the sample size and carries a
 binomial error bound above it.
 
@@ -22,6 +23,7 @@ tables below ``min_rows`` are never called subsets, near-copies or projections.
 from __future__ import annotations
 
 import fnmatch
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -158,6 +160,9 @@ class _Findings:
         return True
 
 
+ANCHORS = 3  # smallest row hashes per dataset indexed for the containment candidate search
+
+
 def _pairs(group: list[tuple[Dataset, Signature]], rules: RedundancyRules) -> Iterable[tuple[int, int]]:
     """Candidate pairs inside a group of datasets hashed over the same columns."""
     n = len(group)
@@ -166,31 +171,40 @@ def _pairs(group: list[tuple[Dataset, Signature]], rules: RedundancyRules) -> It
             for j in range(i + 1, n):
                 yield i, j
         return
-    from datasketch import MinHashLSH, MinHashLSHEnsemble
+    from datasketch import MinHashLSH
 
     k = group[0][1].k
-    minhashes = [s.minhash() for _, s in group]
     seen: set[tuple[int, int]] = set()
     lsh = MinHashLSH(threshold=rules.near_threshold, num_perm=k)
-    with lsh.insertion_session() as session:
-        for i, m in enumerate(minhashes):
-            session.insert(i, m, check_duplication=False)
-    for i, m in enumerate(minhashes):
+    # query each MinHash against the ones before it, then insert it: every pair once, and no list of
+    # all MinHashes held beside the index
+    for i, (_, s) in enumerate(group):
+        m = s.minhash()
         for j in lsh.query(m):
-            pair = (min(i, j), max(i, j))
-            if i != j and pair not in seen:
-                seen.add(pair)
-                yield pair
-    # candidate generation only (every pair is verified on the samples): a looser threshold keeps
-    # LSH Ensemble's own estimation error from losing true subsets
-    ensemble = MinHashLSHEnsemble(threshold=max(0.5, rules.subset_threshold - 0.2), num_perm=k, num_part=8)
-    ensemble.index((i, m, max(1, group[i][1].distinct_estimate)) for i, m in enumerate(minhashes))
-    for i, m in enumerate(minhashes):
-        for j in ensemble.query(m, max(1, group[i][1].distinct_estimate)):
-            pair = (min(i, j), max(i, j))
-            if i != j and pair not in seen:
-                seen.add(pair)
-                yield pair
+            if (j, i) not in seen:
+                seen.add((j, i))
+                yield j, i
+        lsh.insert(i, m, check_duplication=False)
+    # Containment candidates (every pair is verified on the samples). If A is (almost) contained in
+    # B, A's smallest row hashes are rows of B, and B's coordinated sample holds every row hash of B
+    # below its scale cut-off — so index each dataset's ANCHORS smallest hashes and look B's sample
+    # values up to the largest anchor in that index: a miss needs all anchors among A's rows missing
+    # from B (probability (1 - containment)^ANCHORS). A part too small for B's sample scale has no
+    # anchor there, but its containment could not be estimated from the samples either. This
+    # replaced datasketch's MinHashLSHEnsemble, whose 256-permutation index took ~15 ms a dataset
+    # (benchmarks/bench_lsh.py: 1,000 signatures 34 s, 100,000 out of reach).
+    anchors: dict[int, list[int]] = defaultdict(list)
+    for i, (_, s) in enumerate(group):
+        for h in s.sample[:ANCHORS]:
+            anchors[h].append(i)
+    top = max(anchors, default=-1)
+    for j, (_, s) in enumerate(group):
+        for h in s.sample[:bisect_right(s.sample, top)]:  # the sample is sorted
+            for i in anchors.get(h, ()):
+                pair = (min(i, j), max(i, j))
+                if i != j and pair not in seen:
+                    seen.add(pair)
+                    yield pair
 
 
 def detect_redundant(
