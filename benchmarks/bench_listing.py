@@ -10,7 +10,9 @@ The lake: ``--files`` files in datasets of ``--files-per-dataset`` files (100: 1
 1M files), 100 datasets per database directory, alternately a part-file directory (``part-*``
 files + ``_SUCCESS``) and a Hive-partitioned table (10 files per ``dt=`` partition), plus one
 ``.DS_Store`` per database. Every file is the same real ~0.5 KB Parquet file, so the inventory reads
-a real footer per file, as a scan does (row counts from metadata); nothing is profiled.
+a real footer per file, as a scan does (row counts from metadata); nothing is profiled. The lake is
+written to ``/dev/shm`` (tmpfs) by default, so disk latency does not blur the listing's own cost,
+and removed afterwards.
 
 Each (size, mode) is measured in a fresh child process: pass 1 times the listing and takes the RSS
 high-water mark growth (``/proc/self/clear_refs``), pass 2 repeats it under ``tracemalloc`` for the

@@ -280,11 +280,12 @@ class Crawler:
         return found
 
     @staticmethod
-    def is_table_dir(entries: list[Entry]) -> bool:
+    def is_table_dir(entries: list[Entry], is_root: bool = False) -> bool:
         """True when a listing is the top of a table whose files lie below it (Delta, Iceberg,
-        Hive partitions): such a directory is walked as one unit."""
+        Hive partitions): such a directory is walked as one unit. (A root is never an Iceberg
+        table, so its ``metadata`` directory does not count.)"""
         for e in entries:
-            if e.is_dir and not e.is_symlink and (e.name in ("_delta_log", "metadata")
+            if e.is_dir and not e.is_symlink and (e.name == "_delta_log" or (e.name == "metadata" and not is_root)
                                                   or formats.PARTITION_DIR.match(e.name)):
                 return True
         return False

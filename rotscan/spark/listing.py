@@ -156,7 +156,7 @@ def distributed_crawl(spark: SparkSession, storage: Storage, spec: StorageSpec, 
             except StorageError:
                 tasks.append((root, uri, depth))  # the executor's walk reports it
                 continue
-            if Crawler.is_table_dir(listing):
+            if Crawler.is_table_dir(listing, is_root=uri == root):
                 tasks.append((root, uri, depth))
                 continue
             crawler.dirs_listed += 1
