@@ -124,6 +124,7 @@ def test_state_on_s3a(s3, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
     assert first["state"] == state and first["reused"] == 0 and first["profiled"] >= 3
     assert (second["reused"], second["profiled"]) == (first["profiled"], 0)
     assert docs[0]["findings"] == docs[1]["findings"]
+    assert not [w for d in docs for w in d["warnings"] if w["code"].startswith("state_")]
     client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1",
                           aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix="rotscan-state/")["Contents"]]
