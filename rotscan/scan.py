@@ -224,12 +224,19 @@ def _projections(entries: list[InventoryEntry], signatures: dict[str, Signature]
 
     out: dict[tuple[str, str], Signature] = {}
     target = int(ctx.config.get("redundancy", "sample_target"))
+    # narrower tables with the same columns (monthly extracts of one mart, say) share one re-hash
+    # of the wider table: a projected signature depends on the wider table and the columns only
+    done: dict[tuple[str, tuple[str, ...], int], Signature] = {}
     for c in candidates:
         whole = by_uri[c.whole]
+        memo = (c.whole, tuple(c.columns), signatures[c.part].k)
+        if memo in done:
+            out[(c.part, c.whole)] = done[memo]
+            continue
         key = ProjectionKey(c.whole, whole.fingerprint or "", tuple(c.columns), signatures[c.part].k)
         cached = state.lookup_projection(key) if state is not None and whole.fingerprint else None
         if cached is not None:
-            out[(c.part, c.whole)] = cached
+            out[(c.part, c.whole)] = done[memo] = cached
             continue
         try:
             out[(c.part, c.whole)] = projected_signature(
@@ -238,6 +245,7 @@ def _projections(entries: list[InventoryEntry], signatures: dict[str, Signature]
         except ReadError as exc:
             warnings.append(ScanWarning(c.whole, f"projection check failed: {exc}", "unreadable"))
             continue
+        done[memo] = out[(c.part, c.whole)]
         if state is not None and whole.fingerprint:
             state.record_projection(key, out[(c.part, c.whole)])
     return out
