@@ -32,7 +32,16 @@ from rotscan.errors import (
     StorageError,
     VanishedError,
 )
-from rotscan.models import CleanupRun, Column, Finding, ScanInfo, ScanResult, ScanWarning, UsageSource, now_utc
+from rotscan.models import (
+    CleanupRun,
+    Column,
+    Finding,
+    ScanInfo,
+    ScanResult,
+    ScanWarning,
+    UsageSource,
+    now_utc,
+)
 from rotscan.redundancy.signature import Signature
 from rotscan.report.summary import format_bytes
 from rotscan.state import ContainmentKey, ProfileOutcome, ProjectionKey, StateTracker
@@ -385,7 +394,7 @@ def _distributed_listing(root: Uri, storage: Storage, rules: CrawlRules, invento
     if mode == "driver" or (mode == "auto" and root.scheme == "file"):
         return None
     spark = ctx.spark(need_s3a=root.scheme == "s3a")
-    if mode == "auto" and spark.sparkContext.master.startswith("local"):
+    if mode == "auto" and (spark.sparkContext.master or "").startswith("local"):
         return None
     from rotscan.spark.listing import InventorySettings, distributed_crawl, storage_spec
 

@@ -36,7 +36,7 @@ def part_table(d: Path, n: int = 2) -> None:
     for i in range(n):
         pq.write_table(table(10, offset=10 * i), d / f"part-0000{i}-abc.snappy.parquet")
     (d / "_SUCCESS").write_bytes(b"")
-    (d / f".part-00000-abc.snappy.parquet.crc").write_bytes(b"crc")
+    (d / ".part-00000-abc.snappy.parquet.crc").write_bytes(b"crc")
 
 
 def test_spark_hides_names_like_spark() -> None:

@@ -254,9 +254,10 @@ def read_snapshot(storage: Storage, table: Uri, log_entries: list[Entry] | None 
             raise DeltaLogError(f"{log_dir}: no usable checkpoint and commit 0 is missing")
 
     for version in range(start, latest + 1):
-        entry = commits.get(version)
-        if entry is None:
+        found = commits.get(version)
+        if found is None:
             raise DeltaLogError(f"{log_dir}: commit {version} is missing")
+        entry = found
         for action in _read_json_lines(storage, entry.uri):
             replay.apply(action, version)
 

@@ -91,9 +91,9 @@ class Signature:
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> Signature:
-        return cls(columns=tuple(d["columns"]), rows=int(d["rows"]), checksum=str(d["checksum"]),  # type: ignore[arg-type]
-                   k=int(d["k"]), mins=tuple(d["mins"]), sample_bits=int(d["sample_bits"]),  # type: ignore[arg-type]
-                   sample=tuple(d["sample"]))  # type: ignore[arg-type]
+        return cls(columns=tuple(d["columns"]), rows=int(d["rows"]), checksum=str(d["checksum"]),  # type: ignore[arg-type,call-overload]
+                   k=int(d["k"]), mins=tuple(d["mins"]), sample_bits=int(d["sample_bits"]),  # type: ignore[arg-type,call-overload]
+                   sample=tuple(d["sample"]))  # type: ignore[arg-type,call-overload]
 
 
 @dataclass(frozen=True)

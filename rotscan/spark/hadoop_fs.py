@@ -90,7 +90,7 @@ class _HadoopInput(io.RawIOBase):
 class HadoopStorage:
     def __init__(self, spark: SparkSession, scheme: str) -> None:
         self.scheme = scheme
-        self._jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+        self._jvm: Any = spark.sparkContext._jvm  # type: ignore[attr-defined]
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
         self._fs_cache: dict[str, Any] = {}
 

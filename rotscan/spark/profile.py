@@ -259,6 +259,7 @@ def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | No
     job = ProfileJob(fmt, paths, base_path, rows_estimate, columns)
     with java_errors(_what(job)):
         p = _prepare(spark, job, sample_target)
+        assert p.df is not None  # a single job is always loaded
         rows_out = _aggregate(_hashed(p.df, p.data_cols, text_source=fmt in TEXT_SOURCES, sample_bits=p.bits,
                                       k=k)).collect()
         return _finish(p, rows_out, k)

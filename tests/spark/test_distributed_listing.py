@@ -156,7 +156,17 @@ def test_distributed_listing_on_s3a_equals_the_driver_crawl(tmp_path: Path) -> N
 
     boto3 = pytest.importorskip("boto3")
     server_mod = pytest.importorskip("moto.server")
-    from .test_s3a import ACCESS_KEY, BUCKET, LAKE, S3, SECRET_KEY, child_env, free_port, parquet_bytes, write_config
+    from .test_s3a import (
+        ACCESS_KEY,
+        BUCKET,
+        LAKE,
+        S3,
+        SECRET_KEY,
+        child_env,
+        free_port,
+        parquet_bytes,
+        write_config,
+    )
 
     lake = dict(LAKE)
     for p in range(3):
