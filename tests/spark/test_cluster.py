@@ -224,6 +224,43 @@ def test_spark_submit_on_standalone_cluster_matches_local_scan(cluster: Cluster,
     assert {w["code"] for w in doc["warnings"]} == {w["code"] for w in local["warnings"]}
 
 
+def test_distributed_listing_and_state_on_standalone_cluster(cluster: Cluster, wheel: Path, lake, spark,  # type: ignore[no-untyped-def]
+                                                             tmp_path: Path) -> None:
+    """The executors of the real cluster list the lake (the wheel brings the crawler to them) and a
+    second submission reuses the scan state: both give the local run's findings."""
+    root, planted = lake
+    local_out = tmp_path / "local"
+    result = CliRunner().invoke(main, ["scan", str(root), "--out", str(local_out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    local_findings, local_datasets = summary(json.loads((local_out / "findings.json").read_text()), root)
+
+    jars = cached_jars(load_config(), ("delta",), os.environ)
+    state = tmp_path / "state"
+    outs = []
+    for run in ("first", "again"):
+        out = tmp_path / run
+        cmd = [str(spark_home() / "bin" / "spark-submit"), "--master", cluster.url, "--deploy-mode", "client",
+               "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false",
+               "--jars", ",".join(jars), "--py-files", str(wheel),
+               str(REPO / "jobs" / "rotscan_job.py"), "scan", str(root), "--out", str(out),
+               "--listing", "distributed", "--state", str(state)]
+        done = subprocess.run(cmd, env=spark_env(), cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                              check=False)
+        assert done.returncode == 0, done.stderr[-5000:]
+        assert "listed by the executors" in done.stdout, done.stdout
+        outs.append((json.loads((out / "findings.json").read_text()), done.stdout))
+
+    (first, _), (again, again_log) = outs
+    assert first["scan"]["incremental"]["profiled"] > 0
+    assert again["scan"]["incremental"]["profiled"] == 0, again_log
+    assert again["scan"]["incremental"]["reused"] == first["scan"]["incremental"]["profiled"]
+    for doc in (first, again):
+        findings, datasets = summary(doc, root)
+        assert findings == local_findings
+        assert datasets == local_datasets
+    assert {(path, kind) for path, kind in planted.items()} <= local_findings
+
+
 def test_wheel_holds_the_package_data(wheel: Path) -> None:
     """What the job reads from inside the zipped package: defaults, log4j2 config, report templates."""
     import zipfile
