@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rotscan import __version__
+from rotscan.atomic import write_text_atomic
 from rotscan.config import Config
 from rotscan.crawl.discover import Crawler, CrawlRules, DatasetCandidate
 from rotscan.crawl.inventory import Inventory, InventoryEntry
@@ -636,12 +637,8 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 
 def write_findings(result: ScanResult, out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "findings.json"
-    tmp = out_dir / f".findings.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return write_text_atomic(out_dir / "findings.json", text)
 
 
 def write_signature_file(result: ScanResult, out_dir: Path) -> Path | None:
@@ -659,11 +656,7 @@ def write_signature_file(result: ScanResult, out_dir: Path) -> Path | None:
 def write_lineage(result: ScanResult, out_dir: Path) -> Path | None:
     if result.lineage is None:
         return None
-    path = out_dir / "lineage.json"
-    tmp = out_dir / f".lineage.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(result.lineage, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(out_dir / "lineage.json", json.dumps(result.lineage, indent=2) + "\n")
 
 
 def read_findings(out_dir: Path) -> ScanResult:

@@ -9,15 +9,12 @@ text from the lake (paths, explanations) is ever quoted.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from rotscan.errors import StorageError
+from rotscan.atomic import write_text_atomic
 from rotscan.models import Finding, ScanResult
 
 CSV_FILENAME = "findings.csv"
@@ -57,21 +54,4 @@ def write_findings_csv(result: ScanResult, out_dir: Path) -> Path:
     """Write ``out_dir/findings.csv`` (UTF-8 with a BOM, so spreadsheet programs read the paths
     right) atomically."""
     out_dir = Path(out_dir)
-    target = out_dir / CSV_FILENAME
-    tmp_name: str | None = None
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8-sig", newline="", dir=out_dir, prefix=".findings.",
-                                         suffix=".csv.tmp", delete=False) as tmp:
-            tmp_name = tmp.name
-            tmp.write(findings_csv(result))
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-        tmp_name = None
-    except OSError as exc:
-        raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-    return target
+    return write_text_atomic(out_dir / CSV_FILENAME, findings_csv(result), encoding="utf-8-sig", newline="")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rotscan.errors import FindingsFormatError, StorageError
+from rotscan.atomic import write_text_atomic
+from rotscan.errors import FindingsFormatError
 from rotscan.models import (
     CATEGORIES,
     CLEANUP_GROUPS,
@@ -158,16 +158,7 @@ def write_snapshot(result: ScanResult, out_dir: Path, *, keep: int) -> tuple[Pat
     snapshot's path and the pruned paths."""
     snap = snapshot_of(result)
     target = snapshot_path(out_dir, snap.scan_id)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(snap.to_dict(), separators=(",", ":"), ensure_ascii=False) + "\n",
-                       encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    write_text_atomic(target, json.dumps(snap.to_dict(), separators=(",", ":"), ensure_ascii=False) + "\n")
     pruned: list[Path] = []
     if keep > 0:
         entries, _ = _read_dir(target.parent)

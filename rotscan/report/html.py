@@ -8,10 +8,7 @@ autoescaping; no data is ever embedded as raw JS — the page script reads the D
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -20,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from rotscan.errors import StorageError
+from rotscan.atomic import write_text_atomic
 from rotscan.models import CATEGORIES, Dataset, Finding, ScanResult
 from rotscan.report import charts as report_charts
 from rotscan.report import summary as fmt
@@ -191,25 +188,6 @@ def write_report(
     text = render_report(result, price_per_gb_month=price_per_gb_month, currency=currency, pricing=pricing,
                          history=history, plan=plan)
     out_dir = Path(out_dir)
-    target = out_dir / REPORT_FILENAME
-    tmp_name: str | None = None
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=out_dir, prefix=".report.", suffix=".tmp", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-        tmp_name = None
-    except OSError as exc:
-        raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
+    target = write_text_atomic(out_dir / REPORT_FILENAME, text)
     write_findings_csv(result, out_dir)  # findings.csv beside the report (linked from its header)
     return target
