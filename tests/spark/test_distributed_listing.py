@@ -154,19 +154,7 @@ def test_distributed_listing_on_s3a_equals_the_driver_crawl(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    boto3 = pytest.importorskip("boto3")
-    server_mod = pytest.importorskip("moto.server")
-    from .test_s3a import (
-        ACCESS_KEY,
-        BUCKET,
-        LAKE,
-        S3,
-        SECRET_KEY,
-        child_env,
-        free_port,
-        parquet_bytes,
-        write_config,
-    )
+    from .test_s3a import BUCKET, LAKE, SECRET_KEY, child_env, moto_s3, parquet_bytes, write_config
 
     lake = dict(LAKE)
     for p in range(3):
@@ -176,17 +164,8 @@ def test_distributed_listing_on_s3a_equals_the_driver_crawl(tmp_path: Path) -> N
         lake[f"lake/domains/d{d}/t/_SUCCESS"] = b""
     lake["lake/domains/d1/t/part-00001-x.snappy.parquet"] = b""  # zero-byte beside a healthy file
     lake["lake/domains/d2/failed/_temporary/0/part-00000.parquet"] = parquet_bytes(table(2))
-    port = free_port()
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
-        client.create_bucket(Bucket=BUCKET)
-        for key, body in lake.items():
-            client.put_object(Bucket=BUCKET, Key=key, Body=body)
-        config = write_config(tmp_path / "rotscan.toml", S3(endpoint=endpoint, port=port), keys_in_config=True)
+    with moto_s3(lake) as s3:
+        config = write_config(tmp_path / "rotscan.toml", s3, keys_in_config=True)
         script = tmp_path / "child.py"
         script.write_text(S3A_CHILD)
         env = child_env(tmp_path, with_keys=False)
@@ -194,8 +173,6 @@ def test_distributed_listing_on_s3a_equals_the_driver_crawl(tmp_path: Path) -> N
         done = subprocess.run([sys.executable, str(script), str(config), f"s3a://{BUCKET}/lake"],
                               env=env, cwd=tmp_path, capture_output=True,
                               text=True, timeout=900, check=False)
-    finally:
-        server.stop()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     assert SECRET_KEY not in done.stdout + done.stderr
     got = json.loads(done.stdout.strip().splitlines()[-1])

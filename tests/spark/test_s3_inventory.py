@@ -37,13 +37,12 @@ from rotscan.uri import parse
 
 from ..lakes import table
 from .test_s3a import (
-    ACCESS_KEY,
-    SECRET_KEY,
     child_env,
     csv_bytes,
     delta_table,
     free_port,
     parquet_bytes,
+    upload,
     write_config,
 )
 
@@ -110,7 +109,6 @@ class S3:
 @pytest.fixture(scope="module")
 def s3() -> Iterator[S3]:
     """moto's S3 on 127.0.0.1 behind a WSGI layer that records every request the server receives."""
-    boto3 = pytest.importorskip("boto3")
     moto_server = pytest.importorskip("moto.server")
     from werkzeug.serving import make_server
 
@@ -127,12 +125,7 @@ def s3() -> Iterator[S3]:
     thread.start()
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
-        client.create_bucket(Bucket=BUCKET)
-        client.create_bucket(Bucket=INV_BUCKET)
-        for key, body in {**LAKE, GONE: parquet_bytes(table(20))}.items():
-            client.put_object(Bucket=BUCKET, Key=key, Body=body)
+        client = upload(endpoint, {BUCKET: {**LAKE, GONE: parquet_bytes(table(20))}, INV_BUCKET: {}})
         yield S3(endpoint=endpoint, client=client, requests=requests)
     finally:
         server.shutdown()

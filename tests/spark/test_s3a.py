@@ -8,6 +8,7 @@ up in anything rotscan writes or prints.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -15,9 +16,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -112,24 +114,38 @@ class S3:
     port: int
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3]:
-    """moto's S3 on 127.0.0.1 with the lake uploaded (boto3 gets dummy keys directly, not from env)."""
+def upload(endpoint: str, objects: Mapping[str, Mapping[str, bytes]]) -> Any:
+    """Create each bucket and put its objects (boto3 gets dummy keys directly, not from env)."""
     boto3 = pytest.importorskip("boto3")
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    for bucket, content in objects.items():
+        client.create_bucket(Bucket=bucket)
+        for key, body in content.items():
+            client.put_object(Bucket=bucket, Key=key, Body=body)
+    return client
+
+
+@contextlib.contextmanager
+def moto_s3(lake: Mapping[str, bytes]) -> Iterator[S3]:
+    """moto's S3 server on 127.0.0.1 with ``lake`` uploaded to BUCKET; stopped on exit."""
     server_mod = pytest.importorskip("moto.server")
     port = free_port()
     server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
-        client.create_bucket(Bucket=BUCKET)
-        for key, body in LAKE.items():
-            client.put_object(Bucket=BUCKET, Key=key, Body=body)
+        upload(endpoint, {BUCKET: lake})
         yield S3(endpoint=endpoint, port=port)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3]:
+    """moto's S3 on 127.0.0.1 with the lake uploaded."""
+    with moto_s3(LAKE) as server:
+        yield server
 
 
 def child_env(tmp: Path, *, with_keys: bool) -> dict[str, str]:
