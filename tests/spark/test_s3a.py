@@ -114,9 +114,21 @@ class S3:
     port: int
 
 
+def reset_moto(endpoint: str) -> None:
+    """Empty moto's S3: its state lives in the test process, shared by every server started in it,
+    so a bucket of an earlier test module would otherwise still hold that module's lake."""
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"),
+                                timeout=30) as resp:
+        assert resp.status == 200
+
+
 def upload(endpoint: str, objects: Mapping[str, Mapping[str, bytes]]) -> Any:
-    """Create each bucket and put its objects (boto3 gets dummy keys directly, not from env)."""
+    """Reset moto, then create each bucket and put its objects (boto3 gets dummy keys directly, not
+    from env)."""
     boto3 = pytest.importorskip("boto3")
+    reset_moto(endpoint)
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
     for bucket, content in objects.items():
