@@ -89,16 +89,28 @@ class Journal:
         return record
 
 
-def _parse_lines(data: bytes) -> Iterator[dict[str, Any]]:
+def parse_json_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The JSON objects of a JSON-lines file, and how many non-blank lines were not one (a torn
+    last line is a record that was never completely written)."""
+    records: list[dict[str, Any]] = []
+    bad = 0
     for line in data.decode("utf-8", errors="replace").splitlines():
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except ValueError:
-            continue  # a torn last line: that record was never completely written
+            bad += 1
+            continue
         if isinstance(rec, dict):
-            yield rec
+            records.append(rec)
+        else:
+            bad += 1
+    return records, bad
+
+
+def _parse_lines(data: bytes) -> Iterator[dict[str, Any]]:
+    yield from parse_json_lines(data)[0]
 
 
 def read_journal(storage: WritableStorage, layout: RunLayout) -> list[dict[str, Any]]:

@@ -295,21 +295,11 @@ _GROUP_OF_EVENT = {"quarantine": "quarantined", "delete": "quarantined", "vacuum
 
 def parse_audit_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
     """Audit records (JSON objects, one a line) and how many non-blank lines were not one."""
-    records: list[dict[str, Any]] = []
-    bad = 0
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            bad += 1
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("run_id"), str) and isinstance(rec.get("event"), str):
-            records.append(rec)
-        else:
-            bad += 1
-    return records, bad
+    from rotscan.cleanup.journal import parse_json_lines
+
+    parsed, bad = parse_json_lines(data)
+    records = [r for r in parsed if isinstance(r.get("run_id"), str) and isinstance(r.get("event"), str)]
+    return records, bad + len(parsed) - len(records)
 
 
 def _int(value: Any) -> int:
