@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,21 +30,13 @@ from rotscan.uri import parse
 
 from ..lakes import build_trivial_lake
 from . import test_s3a as s3a_lake
+from .test_s3a import _DRIVER_VARS, free_port
 
 pytestmark = pytest.mark.spark
 
 s3 = s3a_lake.s3  # moto's S3 with the s3a test lake uploaded (a module-scoped fixture)
 
 REPO = Path(__file__).resolve().parents[2]
-# The variables that would attach a child process to this test process's own Spark driver.
-_DRIVER_VARS = ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET", "PYSPARK_SUBMIT_ARGS", "SPARK_REMOTE",
-                "SPARK_CONNECT_MODE_ENABLED")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def spark_home() -> Path:

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.spark
 BUCKET = "rot-lake"
 ACCESS_KEY = "AKIAROTSCANTEST0001"
 SECRET_KEY = "rotscan-test-secret-Zq81xVb3"  # must never appear in output
+# The variables that would attach a child process to this test process's own Spark driver.
 _DRIVER_VARS = ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET", "PYSPARK_SUBMIT_ARGS", "SPARK_REMOTE",
                 "SPARK_CONNECT_MODE_ENABLED")
 
