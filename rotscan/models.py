@@ -134,6 +134,13 @@ class Dataset:
     last_read: datetime | None = None
     last_written: datetime | None = None
     root: str | None = None
+    # Extensions for review and catalogs (None: unknown / not looked up):
+    # the inventory's content fingerprint (changes whenever the data can have changed)
+    fingerprint: str | None = None
+    table: str | None = None  # the catalog table registered at this location ("db.table")
+    registered: bool | None = None  # False: a catalog was read and no table points here
+    owner: str | None = None  # None: unowned
+    owner_source: str | None = None  # catalog | openlineage | delta | config
 
     @property
     def modified(self) -> datetime | None:
@@ -173,6 +180,11 @@ class Dataset:
             "constant_columns": None if self.constant_columns is None else list(self.constant_columns),
             "null_columns": None if self.null_columns is None else list(self.null_columns),
             "delta": None if self.delta is None else self.delta.to_dict(),
+            "fingerprint": self.fingerprint,
+            "table": self.table,
+            "registered": self.registered,
+            "owner": self.owner,
+            "owner_source": self.owner_source,
         }
 
     @classmethod
@@ -199,7 +211,58 @@ class Dataset:
             last_read=parse_iso(d.get("last_read")),
             last_written=parse_iso(d.get("last_written")),
             root=d.get("root"),
+            fingerprint=d.get("fingerprint"),
+            table=d.get("table"),
+            registered=d.get("registered"),
+            owner=d.get("owner"),
+            owner_source=d.get("owner_source"),
         )
+
+
+DECISIONS = ("keep", "approve")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A reviewer's decision on a finding (``rotscan decide``, or ticked in the report and imported).
+
+    ``keep``: the data stays; the finding is listed as kept and not counted as ROT (until ``until``).
+    ``approve``: a review-level finding may be actioned by the next cleanup plan. A decision made
+    for data that has changed since (its fingerprint) is ``stale`` and not applied; a keep past its
+    ``until`` is ``expired`` and not applied either."""
+
+    decision: str  # keep | approve
+    by: str
+    at: datetime
+    reason: str = ""
+    until: datetime | None = None
+    id: str = ""  # the decision record's id
+    match: str = ""  # what it was made for: a finding id, or "glob:<pattern relative to the root>"
+    fingerprint: str | None = None  # the dataset's fingerprint when the decision was made
+    stale: bool = False
+    stale_reason: str | None = None
+    expired: bool = False
+
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise ValueError(f"unknown decision {self.decision!r} (keep or approve)")
+
+    @property
+    def applies(self) -> bool:
+        return not self.stale and not self.expired
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decision": self.decision, "by": self.by, "at": iso(self.at), "reason": self.reason,
+                "until": iso(self.until), "id": self.id, "match": self.match, "fingerprint": self.fingerprint,
+                "stale": self.stale, "stale_reason": self.stale_reason, "expired": self.expired}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Decision:
+        return cls(decision=d["decision"], by=str(d.get("by") or ""), at=parse_iso(d.get("at")) or now_utc(),
+                   reason=str(d.get("reason") or ""), until=parse_iso(d.get("until")), id=str(d.get("id") or ""),
+                   match=str(d.get("match") or ""), fingerprint=d.get("fingerprint"),
+                   stale=bool(d.get("stale", False)), stale_reason=d.get("stale_reason"),
+                   expired=bool(d.get("expired", False)))
 
 
 def finding_id(kind: str, uri: str) -> str:
@@ -219,6 +282,20 @@ class Finding:
     related: tuple[str, ...] = ()
     evidence: dict[str, Any] = field(default_factory=dict)
     id: str = ""
+    # Extensions for review and catalogs (None: unknown / none)
+    owner: str | None = None  # None: unowned
+    owner_source: str | None = None
+    table: str | None = None  # the catalog table ("db.table") the finding's path is registered as
+    decision: Decision | None = None
+
+    @property
+    def kept(self) -> bool:
+        """A reviewer decided to keep it (and the decision still applies): not counted as ROT."""
+        return self.decision is not None and self.decision.decision == "keep" and self.decision.applies
+
+    @property
+    def approved(self) -> bool:
+        return self.decision is not None and self.decision.decision == "approve" and self.decision.applies
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -244,6 +321,10 @@ class Finding:
             "action": self.action,
             "explanation": self.explanation,
             "evidence": self.evidence,
+            "owner": self.owner,
+            "owner_source": self.owner_source,
+            "table": self.table,
+            "decision": None if self.decision is None else self.decision.to_dict(),
         }
 
     @classmethod
@@ -259,6 +340,10 @@ class Finding:
             action=d["action"],
             explanation=d.get("explanation", ""),
             evidence=dict(d.get("evidence") or {}),
+            owner=d.get("owner"),
+            owner_source=d.get("owner_source"),
+            table=d.get("table"),
+            decision=None if not isinstance(d.get("decision"), dict) else Decision.from_dict(d["decision"]),
         )
 
 
