@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rotscan import __version__
 from rotscan.atomic import write_text_atomic
 from rotscan.config import Config
+from rotscan.core.formatting import format_bytes
 from rotscan.crawl.discover import Crawler, CrawlRules, DatasetCandidate
 from rotscan.crawl.inventory import Inventory, InventoryEntry
 from rotscan.detect.obsolete import Coverage, ObsoleteRules, detect_obsolete
@@ -34,7 +35,6 @@ from rotscan.errors import (
     VanishedError,
 )
 from rotscan.models import (
-    CleanupRun,
     Column,
     Finding,
     ScanInfo,
@@ -44,7 +44,6 @@ from rotscan.models import (
     now_utc,
 )
 from rotscan.redundancy.signature import Signature
-from rotscan.report.summary import format_bytes
 from rotscan.state import ContainmentKey, ProfileOutcome, ProjectionKey, StateTracker
 from rotscan.storage.base import Storage
 from rotscan.storage.local import LocalStorage
@@ -521,6 +520,8 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
     findings = _dedupe(findings)
     if tracker is not None and state_uri is not None:
         _save_state(tracker, state_uri, uris, ctx, storages, warnings)
+    from rotscan.cleanup.audit import read_cleanup_history
+
     cleanup_runs = tuple(r for root in uris
                          for r in read_cleanup_history(_storage_for(root, ctx, storages), root, warnings))
     ctx.progress(f"{len(findings):,} finding(s), {len(warnings):,} warning(s) in {time.monotonic() - t0:.1f}s")
@@ -537,40 +538,6 @@ def run_scan(roots: Sequence[str], ctx: ScanContext, *, as_of: datetime | None =
                       lineage=None if usage is None else usage.graph.to_dict(),
                       signatures={e.dataset.uri: e.signature for e in entries if e.signature is not None},
                       cleanup_history=cleanup_runs)
-
-
-def read_cleanup_history(storage: Storage, root: Uri, warnings: list[ScanWarning]) -> tuple[CleanupRun, ...]:
-    """The cleanup runs recorded in ``root``'s audit log — ``_rotscan/audit.jsonl`` (local, appended)
-    and/or one object per record under ``_rotscan/audit/`` (object stores) — summarized per run.
-    Only reads. An unreadable log or malformed lines become warnings; the scan goes on."""
-    from rotscan.cleanup.safety import STATE_DIR
-    from rotscan.report.history import parse_audit_lines, summarize_audit
-
-    state = root.child(STATE_DIR)
-    files = [state.child("audit.jsonl")]
-    try:
-        files += sorted((e.uri for e in storage.list_dir(state.child("audit")) if not e.is_dir), key=str)
-    except VanishedError:
-        pass
-    except StorageError as exc:
-        warnings.append(ScanWarning(str(state.child("audit")), f"cannot list the cleanup audit log: {exc}",
-                                    "audit_unreadable"))
-    records: list[dict[str, Any]] = []
-    for uri in files:
-        try:
-            with storage.open_read(uri) as fh:
-                data = fh.read()
-        except VanishedError:
-            continue
-        except StorageError as exc:
-            warnings.append(ScanWarning(str(uri), f"cannot read the cleanup audit log: {exc}", "audit_unreadable"))
-            continue
-        recs, bad = parse_audit_lines(data)
-        records += recs
-        if bad:
-            warnings.append(ScanWarning(str(uri), f"{bad:,} malformed cleanup audit record(s) skipped",
-                                        "audit_malformed"))
-    return summarize_audit(records, str(root))
 
 
 def _state_location(cfg: Config) -> Uri | None:

@@ -32,8 +32,8 @@ from rotscan.report import (
     summarize,
     write_report,
 )
+from rotscan.report.display import finding_order
 from rotscan.report.findings_view import decode_payload
-from rotscan.report.html import _finding_order
 from rotscan.report.summary import USAGE_UNKNOWN, format_ago
 
 ROOT = "file:/data/lake"
@@ -259,7 +259,7 @@ def test_report_contains_every_finding_and_the_key_numbers() -> None:
     result = sample_result()
     html = render(result)
     rows = evidence_rows(html)
-    assert [r[0] for r in rows] == [f.uri for f in sorted(result.findings, key=_finding_order)]
+    assert [r[0] for r in rows] == [f.uri for f in sorted(result.findings, key=finding_order)]
     for f in result.findings:
         assert f'<tr id="f-{f.id}">' in html
         assert f"<td>{f.uri.removeprefix(ROOT + '/')}<td>" in html  # shown relative to the root

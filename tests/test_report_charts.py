@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 from rotscan.models import Dataset, Finding, ScanInfo, ScanResult
 from rotscan.report.charts import areas, areas_chart, category_chart, offenders_chart, shorten, trend_chart
+from rotscan.report.display import PathDisplay
 from rotscan.report.history import report_history, snapshot_of
-from rotscan.report.html import PathDisplay, render_report
+from rotscan.report.html import render_report
 from rotscan.report.summary import summarize
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -11,8 +11,8 @@ import pytest
 from rotscan.detect.obsolete import ObsoleteRules, detect_obsolete
 from rotscan.detect.trivial import TrivialRules, detect_trivial
 from rotscan.models import Column, Dataset, Finding
+from rotscan.report.display import PathDisplay
 from rotscan.report.evidence import EvidenceContext, ago, explain
-from rotscan.report.html import PathDisplay
 
 T0 = datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
 R = "file:/lake"

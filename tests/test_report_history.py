@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from rotscan.cleanup.audit import AuditLog
+from rotscan.cleanup.audit import AuditLog, read_cleanup_history, summarize_audit
 from rotscan.cli import main
 from rotscan.errors import FindingsFormatError
 from rotscan.models import CleanupRun, Dataset, Finding, ScanInfo, ScanResult, ScanWarning
@@ -27,11 +27,9 @@ from rotscan.report.history import (
     load_previous,
     report_history,
     snapshot_of,
-    summarize_audit,
     write_snapshot,
 )
 from rotscan.report.html import render_report
-from rotscan.scan import read_cleanup_history
 from rotscan.storage.local import LocalStorage
 from rotscan.uri import parse
 

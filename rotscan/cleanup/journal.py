@@ -9,11 +9,11 @@ append, each record is its own object ``journal/<seq>.json``. Reading tolerates 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from rotscan.cleanup.safety import STATE_DIR
+from rotscan.core.jsonlines import parse_json_lines
 from rotscan.errors import StorageError, VanishedError
 from rotscan.models import iso, now_utc
 from rotscan.storage.base import WritableStorage
@@ -89,35 +89,11 @@ class Journal:
         return record
 
 
-def parse_json_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
-    """The JSON objects of a JSON-lines file, and how many non-blank lines were not one (a torn
-    last line is a record that was never completely written)."""
-    records: list[dict[str, Any]] = []
-    bad = 0
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            bad += 1
-            continue
-        if isinstance(rec, dict):
-            records.append(rec)
-        else:
-            bad += 1
-    return records, bad
-
-
-def _parse_lines(data: bytes) -> Iterator[dict[str, Any]]:
-    yield from parse_json_lines(data)[0]
-
-
 def read_journal(storage: WritableStorage, layout: RunLayout) -> list[dict[str, Any]]:
     if storage.supports_append:
         try:
             with storage.open_read(layout.journal) as fh:
-                return list(_parse_lines(fh.read()))
+                return parse_json_lines(fh.read())[0]
         except VanishedError:
             return []
     try:
@@ -128,7 +104,7 @@ def read_journal(storage: WritableStorage, layout: RunLayout) -> list[dict[str, 
     for e in sorted(entries, key=lambda e: e.name):
         try:
             with storage.open_read(e.uri) as fh:
-                out.extend(_parse_lines(fh.read()))
+                out.extend(parse_json_lines(fh.read())[0])
         except StorageError:
             continue
     return out

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from rotscan.core.formatting import format_bytes
 from rotscan.crawl.discover import PathItem
 from rotscan.crawl.inventory import FileIssue
 from rotscan.models import Dataset, Finding, iso, utc_from_epoch
-from rotscan.report.summary import format_bytes
 
 
 @dataclass(frozen=True)

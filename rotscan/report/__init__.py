@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rotscan.core.formatting import format_bytes, format_count
 from rotscan.report.html import REPORT_FILENAME, render_report, write_report
 from rotscan.report.summary import (
     CategoryTotal,
@@ -9,8 +10,6 @@ from rotscan.report.summary import (
     ReportSummary,
     counted_findings,
     format_age,
-    format_bytes,
-    format_count,
     format_money,
     format_percent,
     summarize,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from rotscan.core.formatting import format_bytes
 from rotscan.models import CATEGORIES, Dataset, Finding
 from rotscan.report.history import Snapshot
-from rotscan.report.summary import ReportSummary, counted_findings, format_bytes, format_date, format_percent
+from rotscan.report.summary import ReportSummary, counted_findings, format_date, format_percent
 
 WIDTH = 600
 FONT = 12

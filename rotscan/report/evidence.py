@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from rotscan.core.formatting import format_bytes
 from rotscan.models import Dataset, Finding, parse_iso
-from rotscan.report.summary import format_bytes
 
 USAGE_UNKNOWN_SHORT = "usage unknown (no access logs or lineage were given)"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rotscan.atomic import write_text_atomic
 from rotscan.models import Finding, ScanResult
+from rotscan.report.display import PathDisplay, finding_order
 
 CSV_FILENAME = "findings.csv"
 COLUMNS = ("id", "category", "kind", "action", "uri", "relative_path", "reclaimable_bytes", "confidence",
@@ -29,10 +30,8 @@ def safe_cell(text: str) -> str:
 
 
 def finding_rows(result: ScanResult) -> Iterable[list[str]]:
-    from rotscan.report.html import PathDisplay, _finding_order
-
     display = PathDisplay(result.scan.roots)
-    for f in sorted(result.findings, key=_finding_order):
+    for f in sorted(result.findings, key=finding_order):
         yield _row(f, display(f.uri))
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rotscan.models import Dataset, Finding, ScanResult
+from rotscan.report.display import format_evidence_value
 from rotscan.report.evidence import EvidenceContext, explain
 from rotscan.report.lineage_svg import LineageIndex, parse_edges, render_svg
 
@@ -34,18 +35,12 @@ SIZE_STEPS = (("≥ 1 MiB", 1 << 20), ("≥ 100 MiB", 100 << 20), ("≥ 1 GiB", 
 CONFIDENCE_STEPS = (("≥ 0.5", 50), ("≥ 0.7", 70), ("≥ 0.8", 80), ("≥ 0.9", 90), ("≥ 0.95", 95))
 
 
-def _evidence_text(value: Any) -> str:
-    from rotscan.report.html import format_evidence_value
-
-    return format_evidence_value(value)
-
-
 def evidence_payload(findings: Sequence[Finding], ctx: EvidenceContext, lineage_of: dict[str, str]) -> str:
     """One entry per finding, in row order: ``[uri, [sentences], [[key, value text]…], [related…],
     lineage anchor]`` (the id of the lineage figure of an obsolete finding's dataset, else ``""``) —
     JSON, gzip (mtime 0: the same scan renders the same bytes), base64."""
     rows = [
-        [f.uri, explain(f, ctx), [[k, _evidence_text(v)] for k, v in f.evidence.items()], list(f.related),
+        [f.uri, explain(f, ctx), [[k, format_evidence_value(v)] for k, v in f.evidence.items()], list(f.related),
          lineage_of.get(f.uri, "") if f.category == "obsolete" else ""]
         for f in findings
     ]

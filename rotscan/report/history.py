@@ -28,7 +28,6 @@ from rotscan.atomic import write_text_atomic
 from rotscan.errors import FindingsFormatError
 from rotscan.models import (
     CATEGORIES,
-    CLEANUP_GROUPS,
     CleanupRun,
     ScanResult,
     ScanWarning,
@@ -283,65 +282,6 @@ def diff(previous: Snapshot, current: Snapshot) -> ScanDiff:
         still_open=_largest_first(f for i, f in now.items() if i in before),
         same_roots=previous.root_key == current.root_key,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Cleanup runs, from the audit log
-
-
-_GROUP_OF_EVENT = {"quarantine": "quarantined", "delete": "quarantined", "vacuum": "vacuumed",
-                   "restore": "restored", "purge": "purged"}
-
-
-def parse_audit_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
-    """Audit records (JSON objects, one a line) and how many non-blank lines were not one."""
-    from rotscan.cleanup.journal import parse_json_lines
-
-    parsed, bad = parse_json_lines(data)
-    records = [r for r in parsed if isinstance(r.get("run_id"), str) and isinstance(r.get("event"), str)]
-    return records, bad + len(parsed) - len(records)
-
-
-def _int(value: Any) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        return 0
-    return max(n, 0)
-
-
-def summarize_audit(records: Iterable[dict[str, Any]], root: str) -> tuple[CleanupRun, ...]:
-    """One :class:`CleanupRun` per run id, oldest first. An action done counts its bytes in its
-    group (quarantine/delete → quarantined, vacuum, restore, purge); one skipped or failed counts
-    under ``skipped``/``failed`` with no bytes."""
-    runs: dict[str, dict[str, Any]] = {}
-    for rec in records:
-        run_id = rec["run_id"]
-        run = runs.setdefault(run_id, {"first": None, "last": None, "users": [],
-                                       "counts": dict.fromkeys(CLEANUP_GROUPS, 0),
-                                       "bytes": dict.fromkeys(CLEANUP_GROUPS, 0)})
-        try:
-            ts = parse_iso(rec.get("time")) if isinstance(rec.get("time"), str) else None
-        except ValueError:
-            ts = None
-        if ts is not None:
-            run["first"] = ts if run["first"] is None else min(run["first"], ts)
-            run["last"] = ts if run["last"] is None else max(run["last"], ts)
-        user = rec.get("user")
-        if isinstance(user, str) and user and user not in run["users"]:
-            run["users"].append(user)
-        status = rec.get("status", "done")
-        if status in ("skipped", "failed"):
-            run["counts"][status] += 1
-            continue
-        group = _GROUP_OF_EVENT.get(rec["event"])
-        if group is None or status != "done":
-            continue
-        run["counts"][group] += 1
-        run["bytes"][group] += _int(rec.get("bytes"))
-    out = [CleanupRun(run_id=run_id, root=root, first=r["first"], last=r["last"], users=tuple(r["users"]),
-                      counts=r["counts"], bytes=r["bytes"]) for run_id, r in runs.items()]
-    return tuple(sorted(out, key=lambda r: (r.first is None, r.first or datetime.min, r.run_id)))
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ autoescaping; no data is ever embedded as raw JS — the page script reads the D
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -18,9 +16,17 @@ from typing import Any
 import jinja2
 
 from rotscan.atomic import write_text_atomic
-from rotscan.models import CATEGORIES, Dataset, Finding, ScanResult
+from rotscan.core.formatting import format_bytes, format_count
+from rotscan.models import CATEGORIES, ScanResult
 from rotscan.report import charts as report_charts
 from rotscan.report import summary as fmt
+from rotscan.report.display import (
+    PathDisplay,
+    dataset_order,
+    finding_order,
+    format_confidence,
+    format_evidence_value,
+)
 from rotscan.report.export import write_findings_csv
 from rotscan.report.findings_view import findings_context
 from rotscan.report.history import ReportHistory, report_history
@@ -66,8 +72,8 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        bytes=fmt.format_bytes,
-        count=fmt.format_count,
+        bytes=format_bytes,
+        count=format_count,
         pct=fmt.format_percent,
         money=fmt.format_money,
         date=fmt.format_date,
@@ -80,47 +86,8 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def format_confidence(value: float) -> str:
-    return f"{value * 100:.0f}%"
-
-
-def format_evidence_value(value: Any) -> str:
-    """Evidence values as text: numbers plainly, nested lists/dicts as compact JSON."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        text = f"{value:.6g}"
-        return text if any(c in text for c in ".en") else text + ".0"
-    if isinstance(value, (int, str)):
-        return str(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(", ", ": "))
-
-
 def _epoch(ts: datetime | None) -> str:
     return "" if ts is None else str(int(ts.timestamp()))
-
-
-class PathDisplay:
-    """Shows a uri relative to the scan root it lies under (the longest one); else in full."""
-
-    def __init__(self, roots: Sequence[str]) -> None:
-        self._roots = sorted({r.rstrip("/") for r in roots if r.rstrip("/")}, key=len, reverse=True)
-
-    def __call__(self, uri: str) -> str:
-        for root in self._roots:
-            if uri.startswith(root + "/") and len(uri.rstrip("/")) > len(root):
-                return uri[len(root) + 1 :]
-        return uri
-
-
-def _finding_order(f: Finding) -> tuple[Any, ...]:
-    return (-f.reclaimable_bytes, -round(f.confidence, 4), f.uri, f.kind, f.id)
-
-
-def _dataset_order(d: Dataset) -> tuple[Any, ...]:
-    return (-d.bytes, d.uri)
 
 
 def _duration(result: ScanResult) -> str | None:
@@ -142,8 +109,8 @@ def composition_bar(summary: ReportSummary) -> list[tuple[str, float]]:
 def build_context(result: ScanResult, summary: ReportSummary, history: ReportHistory | None = None,
                   plan: PlanView | None = None) -> dict[str, Any]:
     """Everything the template sees. Extend here (and add a partial) for new report sections."""
-    findings = sorted(result.findings, key=_finding_order)
-    datasets = sorted(result.datasets, key=_dataset_order)
+    findings = sorted(result.findings, key=finding_order)
+    datasets = sorted(result.datasets, key=dataset_order)
     return {
         "scan": result.scan,
         "summary": summary,

@@ -26,11 +26,13 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from rotscan.core.formatting import format_count
 from rotscan.errors import ConfigError
 from rotscan.models import CATEGORIES, Finding, ScanResult, UsageSource, iso
 
 if TYPE_CHECKING:
     from rotscan.config import Config
+
 
 BYTES_PER_GB = 10**9
 HIGH_CONFIDENCE = 0.9
@@ -324,28 +326,6 @@ def summarize(result: ScanResult, *, price_per_gb_month: float | None = None, cu
 
 # ---------------------------------------------------------------------------------------------
 # Human formatting
-
-_IEC_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-
-
-def format_bytes(n: int | None) -> str:
-    """Binary units, one decimal: ``1.2 MiB``; below 1 KiB exact: ``512 B``."""
-    if n is None:
-        return "—"
-    if n < 1024:
-        return f"{n:,} B"
-    value = n / 1024
-    unit = 0
-    # promote while the rounded figure would read 1024.0 or more
-    while round(value, 1) >= 1024 and unit < len(_IEC_UNITS) - 1:
-        value /= 1024
-        unit += 1
-    return f"{value:,.1f} {_IEC_UNITS[unit]}"
-
-
-def format_count(n: int | None) -> str:
-    return "—" if n is None else f"{n:,}"
-
 
 def format_percent(share: float | None) -> str:
     """A fraction as a percentage, one decimal; tiny non-zero shares are not rounded to 0."""

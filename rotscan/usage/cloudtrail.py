@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
+from rotscan.core.jsonlines import json_values
 from rotscan.usage.events import AccessEvent, ParsedSource, dict_at, first_str, parse_time, str_at, to_uri
 
 SOURCE = "cloudtrail"
@@ -38,15 +39,7 @@ def _records(text: str, source: ParsedSource) -> Iterator[Any]:
     if whole is not None:
         yield from _unwrap(whole, source)
         return
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            source.bad_lines += 1
-            continue
+    for obj in json_values(lines, source.bad_line):
         yield from _unwrap(obj, source)
 
 

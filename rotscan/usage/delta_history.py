@@ -25,13 +25,13 @@ commit's log file missing (log retention cleaned it up) is noted, not guessed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from rotscan.core.jsonlines import json_objects
 from rotscan.usage.events import AccessEvent, ParsedSource, dict_at, first_str, from_epoch, to_uri
 
 SOURCE = "delta_history"
@@ -48,17 +48,9 @@ def parse_delta_commit_lines(lines: Iterable[str], path: str, *, table_uri: str,
     source = source if source is not None else ParsedSource(kind=SOURCE, path=path)
     info: dict[str, Any] | None = None
     data_change: bool | None = None
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            action = json.loads(line)
-        except ValueError:
-            source.bad_lines += 1
-            continue
-        if not isinstance(action, dict) or len(action) != 1:
-            source.bad_lines += 1
+    for action in json_objects(lines, source.bad_line):
+        if len(action) != 1:
+            source.bad_line()
             continue
         (name, body), = action.items()
         if name == "commitInfo" and isinstance(body, dict):

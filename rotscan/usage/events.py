@@ -78,6 +78,10 @@ class ParsedSource:
     end: datetime | None = None
     recognised: bool = True  # False: not this kind of source after all (its warnings still count)
 
+    def bad_line(self) -> None:
+        """Count one record that could not be parsed (it is skipped)."""
+        self.bad_lines += 1
+
     def observe(self, ts: datetime | None) -> None:
         """Widen the covered window to include ``ts`` (any dated record, access or not)."""
         if ts is None:

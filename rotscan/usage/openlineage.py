@@ -30,6 +30,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from rotscan.core.jsonlines import json_objects
 from rotscan.usage.events import (
     AccessEvent,
     ParsedSource,
@@ -89,19 +90,7 @@ def _events_of(text: str, source: ParsedSource) -> Iterator[dict[str, Any]]:
 
 
 def _json_lines(lines: Iterable[str], source: ParsedSource) -> Iterator[dict[str, Any]]:
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            source.bad_lines += 1
-            continue
-        if isinstance(obj, dict):
-            yield obj
-        else:
-            source.bad_lines += 1
+    return json_objects(lines, source.bad_line)
 
 
 def parse_openlineage_text(text: str, path: str) -> ParsedSource:
