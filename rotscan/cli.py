@@ -96,10 +96,15 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
     report_path = write_report(result, out_dir, price_per_gb_month=float(config.get("report", "price_per_gb_month")),
                                currency=str(config.get("report", "currency")), pricing=pricing,
                                history=history)
-    rot = sum(f.reclaimable_bytes for f in result.findings)
+    from rotscan.report.summary import counted_findings, kept_findings, rot_bytes
+
     progress(f"wrote {findings_path} and {report_path}")
     click.echo(f"{len(result.datasets)} datasets, {len(result.findings)} findings "
-               f"({rot:,} bytes reclaimable), {len(result.warnings)} warnings -> {report_path}")
+               f"({rot_bytes(result.findings):,} bytes reclaimable), {len(result.warnings)} warnings -> {report_path}")
+    kept = kept_findings(result.findings)
+    if kept:
+        kept_bytes = sum(f.reclaimable_bytes for f in counted_findings(kept, kept=True))
+        click.echo(f"{len(kept)} finding(s) kept by review decisions ({kept_bytes:,} bytes, not counted as ROT)")
 
 
 def _pricing(config: Any, recorded_price: float | None, recorded: dict[str, Any] | None = None) -> Any:

@@ -12,6 +12,8 @@ from rotscan.report.summary import (
     format_age,
     format_money,
     format_percent,
+    kept_findings,
+    rot_findings,
     summarize,
 )
 
@@ -26,7 +28,9 @@ __all__ = [
     "format_count",
     "format_money",
     "format_percent",
+    "kept_findings",
     "render_report",
+    "rot_findings",
     "summarize",
     "write_report",
 ]

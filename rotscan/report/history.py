@@ -34,7 +34,7 @@ from rotscan.models import (
     iso,
     parse_iso,
 )
-from rotscan.report.summary import counted_findings
+from rotscan.report.summary import counted_findings, rot_findings
 
 HISTORY_DIR = "history"
 SNAPSHOT_FORMAT = "rotscan-snapshot"
@@ -127,6 +127,9 @@ def roots_key(roots: Iterable[str]) -> tuple[str, ...]:
 
 
 def snapshot_of(result: ScanResult) -> Snapshot:
+    """The scan's ROT as the trend and the diff see it: kept findings are not ROT, so a finding kept
+    since the previous scan shows as resolved there."""
+    findings = rot_findings(result.findings)
     rot: dict[str, int] = dict.fromkeys(CATEGORIES, 0)
     for f in counted_findings(result.findings):
         rot[f.category] += f.reclaimable_bytes
@@ -137,9 +140,9 @@ def snapshot_of(result: ScanResult) -> Snapshot:
         datasets=len(result.datasets),
         bytes_scanned=sum(d.bytes for d in result.datasets),
         rot_bytes=rot,
-        findings_count=len(result.findings),
+        findings_count=len(findings),
         findings=tuple(SnapshotFinding(f.id, f.uri, f.kind, f.category, f.action, f.reclaimable_bytes)
-                       for f in result.findings),
+                       for f in findings),
     )
 
 

@@ -7,6 +7,10 @@ Counting rules, stated once so the report can repeat them:
 
 - *Bytes scanned* is the sum of the datasets' bytes. Findings may name things that are not
   datasets (a junk file, a debris directory), so ROT bytes are summed from the findings.
+- *Kept* findings (a reviewer's ``keep`` decision that still applies, ``Finding.kept``) stay in
+  the findings but are not ROT: they are left out of every ROT figure (totals, categories, kinds,
+  actions, cost, charts, history) and counted on their own (``kept_findings``/``kept_bytes``).
+  :func:`rot_findings` is the one place that says which findings are ROT.
 - *ROT bytes* count every byte once. Findings about the same uri count once (the one claiming the
   most bytes). A finding whose uri lies inside another finding's uri (``outer + "/"`` prefix) is
   covered by the outer one and adds nothing. A finding that claims no bytes covers nothing.
@@ -180,6 +184,9 @@ class ReportSummary:
     storage_class: str = "standard"  # the default class, priced at price_per_gb_month
     cost_by_class: tuple[ClassCost, ...] = ()  # most cost first; every class holding ROT bytes
     roots: tuple[str, ...] = field(default=())
+    # Findings kept by a reviewer's decision: in findings.json, not in any ROT figure above
+    kept_findings: int = 0
+    kept_bytes: int = 0  # de-duplicated like rot_bytes
 
     @property
     def priced_by_class(self) -> bool:
@@ -209,25 +216,38 @@ def _ancestors(uri: str) -> Iterable[str]:
         cut = uri.rfind("/", 0, cut)
 
 
-def counted_findings(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+def rot_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """The findings that are ROT: all but the kept ones (a ``keep`` decision that still applies;
+    a stale or expired keep does not keep). In input order."""
+    return tuple(f for f in findings if not f.kept)
+
+
+def kept_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """The findings a reviewer decided to keep (and whose decision still applies), in input order."""
+    return tuple(f for f in findings if f.kept)
+
+
+def counted_findings(findings: Sequence[Finding], *, kept: bool = False) -> tuple[Finding, ...]:
     """The findings whose bytes make up the ROT total, so that no byte is counted twice.
 
-    Per uri the finding claiming most bytes stands for that uri (ties: the first one). Of those,
-    a finding inside the directory of another one that claims bytes is covered by it and dropped.
-    Returned in input order.
+    Only ROT findings (:func:`rot_findings`) count; with ``kept=True``, only the kept ones instead
+    (for the bytes kept by decisions). Per uri the finding claiming most bytes stands for that uri
+    (ties: the first one). Of those, a finding inside the directory of another one that claims
+    bytes is covered by it and dropped. Returned in input order.
     """
+    findings = kept_findings(findings) if kept else rot_findings(findings)
     best: dict[str, Finding] = {}
     for f in findings:
         key = _norm(f.uri)
         if key not in best or f.reclaimable_bytes > best[key].reclaimable_bytes:
             best[key] = f
     claiming = {key for key, f in best.items() if f.reclaimable_bytes > 0}
-    kept = {
+    standing = {
         key
         for key, f in best.items()
         if f.reclaimable_bytes > 0 and not any(a in claiming for a in _ancestors(key))
     }
-    return tuple(f for f in findings if _norm(f.uri) in kept and best[_norm(f.uri)] is f)
+    return tuple(f for f in findings if _norm(f.uri) in standing and best[_norm(f.uri)] is f)
 
 
 def rot_bytes(findings: Sequence[Finding]) -> int:
@@ -287,8 +307,9 @@ def summarize(result: ScanResult, *, price_per_gb_month: float | None = None, cu
         if price_per_gb_month is None:
             raise TypeError("summarize needs price_per_gb_month or pricing")
         pricing = Pricing.flat(price_per_gb_month)
-    findings = result.findings
+    findings = rot_findings(result.findings)
     counted = counted_findings(findings)
+    kept = kept_findings(result.findings)
     scanned = sum(d.bytes for d in result.datasets)
     total = sum(f.reclaimable_bytes for f in counted)
 
@@ -321,6 +342,8 @@ def summarize(result: ScanResult, *, price_per_gb_month: float | None = None, cu
         storage_class=pricing.default_class,
         cost_by_class=costs,
         roots=tuple(result.scan.roots),
+        kept_findings=len(kept),
+        kept_bytes=sum(f.reclaimable_bytes for f in counted_findings(kept, kept=True)),
     )
 
 
