@@ -425,7 +425,7 @@ class ScanInfo:
         )
 
 
-CLEANUP_GROUPS = ("quarantined", "vacuumed", "restored", "purged", "skipped", "failed")
+CLEANUP_GROUPS = ("quarantined", "vacuumed", "restored", "purged", "skipped", "failed", "decided")
 
 
 @dataclass(frozen=True)
@@ -436,7 +436,8 @@ class CleanupRun:
     ``counts``/``bytes`` are keyed by :data:`CLEANUP_GROUPS`: ``quarantined`` (quarantine and delete
     actions done: moved out of the lake into quarantine), ``vacuumed`` (Delta files removed by
     vacuum), ``restored`` (put back), ``purged`` (quarantine deleted for good), ``skipped`` and
-    ``failed`` (actions not done; no bytes).
+    ``failed`` (actions not done; no bytes), ``decided`` (review decisions recorded by one
+    ``rotscan decide`` call, whose run id is ``decide-…``; no bytes).
     """
 
     run_id: str

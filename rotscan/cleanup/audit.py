@@ -107,7 +107,7 @@ def read_cleanup_history(storage: Storage, root: Uri, warnings: list[ScanWarning
 
 
 _GROUP_OF_EVENT = {"quarantine": "quarantined", "delete": "quarantined", "vacuum": "vacuumed",
-                   "restore": "restored", "purge": "purged"}
+                   "restore": "restored", "purge": "purged", "decision": "decided"}
 
 
 def parse_audit_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
