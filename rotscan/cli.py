@@ -233,4 +233,13 @@ def _register_cleanup() -> None:
 
 
 _register_cleanup()
+
+
+def _register_decide() -> None:
+    from rotscan.cli_decide import register
+
+    register(main)
+
+
+_register_decide()
 # Run as ``rotscan …`` or ``python -m rotscan …`` (rotscan/__main__.py).

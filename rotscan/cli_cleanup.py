@@ -95,19 +95,30 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
     from rotscan.cleanup.apply import CleanupContext
     from rotscan.cleanup.plan import build_plan, write_plan
     from rotscan.cleanup.safety import SafetyRules
+    from rotscan.decisions import DecisionSettings, apply_decisions, read_decisions
     from rotscan.scan import read_findings
+    from rotscan.uri import parse
 
     config = load(config_path)
     result = read_findings(scan_dir)
     findings_file = scan_dir / "findings.json" if scan_dir.is_dir() else scan_dir
     digest = hashlib.sha256(findings_file.read_bytes()).hexdigest()
     ctx = CleanupContext(config=config, user=_user(), env=dict(os.environ))
+    # the review decisions as they are now (made since the scan too), judged against the scan's data
+    decisions = apply_decisions(result, read_decisions([parse(r) for r in result.scan.roots], ctx.storage,
+                                                       DecisionSettings.from_config(config)))
+    for w in decisions.warnings:
+        click.echo(f"warning: {w.uri}: {w.message}", err=True)
     plan = build_plan(result, ctx.storage, SafetyRules.from_config(config), include_review=include_review,
-                      scan_dir=str(scan_dir.resolve()), findings_sha256=digest)
+                      scan_dir=str(scan_dir.resolve()), findings_sha256=digest, decisions=decisions)
     write_plan(plan, out)
     total = sum(a.bytes for a in plan.actions)
+    kept = sum(1 for f in decisions.findings if f.kept)
+    approved = sum(1 for a in plan.actions if a.details.get("approved"))
     click.echo(f"{len(plan.actions)} action(s), {_fmt(total)}; {len(plan.needs_review)} need review; "
-               f"{len(plan.not_planned)} not planned -> {out}")
+               f"{len(plan.not_planned)} not planned -> {out}"
+               + (f" ({kept} finding(s) kept, {approved} action(s) approved by review decisions)"
+                  if kept or approved else ""))
     for item in plan.not_planned:
         click.echo(f"  not planned: {item['uri']} — {item['reason']}")
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from rotscan.cleanup.safety import (
     check_symlinks,
     locate,
 )
+from rotscan.decisions import Applied, KeepRule, keep_label
 from rotscan.errors import RotscanError, StorageError, VanishedError
 from rotscan.models import Dataset, Finding, ScanResult, iso, now_utc, utc_from_epoch
 from rotscan.storage.base import WritableStorage
@@ -40,6 +41,17 @@ ACTIONABLE = ("quarantine", "delete", "vacuum", "compact", "archive")
 # When one path has several findings with different actions, the least destructive wins.
 _PRIORITY = {"compact": 0, "vacuum": 1, "archive": 2, "quarantine": 3, "delete": 4}
 _REDUNDANT_KINDS = ("exact_duplicate", "near_duplicate", "subset", "projection")
+# What a review-level finding becomes once a reviewer approved it (``rotscan decide --approve``).
+# Every one is quarantined — moved into the root's quarantine, restorable until purged — because
+# for none of them is a more destructive action safe without a person: a near-duplicate, a sampled
+# subset or projection, a small exact copy, a recently written unread table, a superseded snapshot
+# without usage data, a young empty table or young write debris, a constant table, an unreadable
+# (corrupt) file, or a retention policy whose action is "review". A kind not listed is quarantined too.
+APPROVED_ACTION: dict[str, str] = {
+    "near_duplicate": "quarantine", "subset": "quarantine", "projection": "quarantine",
+    "exact_duplicate": "quarantine", "unread": "quarantine", "superseded": "quarantine", "expired": "quarantine",
+    "empty": "quarantine", "constant": "quarantine", "write_debris": "quarantine", "corrupt_file": "quarantine",
+}
 
 
 class PlanError(RotscanError):
@@ -232,16 +244,52 @@ def _stale(fp: fpmod.Fingerprint, findings: Sequence[Finding], ds: Dataset | Non
     return None
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """What the review decisions on one path's findings say: ``skip`` it (``why``), leave it for
+    ``review``, or plan it (``None``) — with the review-level findings that were ``approved``."""
+
+    verdict: str | None
+    why: str = ""
+    approved: tuple[Finding, ...] = ()
+
+
+def _decided(findings: Sequence[Finding], blocked: Mapping[str, str], include_review: bool) -> _Verdict:
+    for f in findings:
+        d = f.decision
+        if d is not None and d.decision == "keep" and (f.kept or (d.stale and not d.expired)):
+            return _Verdict("skip", keep_label(d))  # a keep that went stale is still not undone by a plan
+    for f in findings:
+        if f.id in blocked:
+            return _Verdict("skip", f"refused: {blocked[f.id]}")
+    for f in findings:
+        d = f.decision
+        if d is not None and d.decision == "approve" and d.stale and f.action == "review":
+            return _Verdict("skip", f"approval by {d.by} is stale: {d.stale_reason}; decide again")
+    review = [f for f in findings if f.action == "review"]
+    if review and not include_review and not all(f.approved for f in review):
+        return _Verdict("review", "; ".join(f"{f.kind}: {f.explanation}" for f in findings))
+    return _Verdict(None, approved=tuple(f for f in review if f.approved))
+
+
 def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], rules: SafetyRules, *,
                include_review: bool = False, scan_dir: str | None = None, findings_sha256: str | None = None,
-               now: float | None = None) -> CleanupPlan:
-    """One action per path from ``scan``'s findings, checked against the storage as it is now."""
+               now: float | None = None, decisions: Applied | None = None) -> CleanupPlan:
+    """One action per path from ``scan``'s findings, checked against the storage as it is now.
+
+    Review decisions (``decisions``: the roots' decisions applied to the scan, see
+    :func:`rotscan.decisions.apply_decisions`; without it, the decisions the findings carry): a kept
+    finding is never planned, nor is any path holding kept data; an approved review-level finding
+    is planned as :data:`APPROVED_ACTION` says; a stale approval is not planned."""
     now = time.time() if now is None else now
     roots = scan.scan.roots
     started = scan.scan.started.timestamp()
     datasets = {d.uri: d for d in scan.datasets}
+    all_findings = scan.findings if decisions is None else decisions.findings
+    blocked: Mapping[str, str] = {} if decisions is None else decisions.blocked
+    keeps = keep_rules(scan) if decisions is None else decisions.keeps
     by_uri: dict[str, list[Finding]] = {}
-    for f in scan.findings:
+    for f in all_findings:
         by_uri.setdefault(f.uri, []).append(f)
 
     needs_review: list[dict[str, Any]] = []
@@ -251,22 +299,34 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
         kinds = tuple(dict.fromkeys(f.kind for f in findings))
         ids = tuple(f.id for f in findings)
         actions = [f.action for f in findings]
-        if "review" in actions and not include_review:
-            needs_review.append({"uri": uri_text, "kinds": list(kinds), "finding_ids": list(ids),
-                                 "reason": "; ".join(f"{f.kind}: {f.explanation}" for f in findings)})
-            continue
-        chosen = [a for a in actions if a in ACTIONABLE] or ["quarantine"]
-        action = min(chosen, key=lambda a: _PRIORITY[a])
 
         def skip(reason: str, uri_text: str = uri_text, kinds: tuple[str, ...] = kinds) -> None:
             not_planned.append({"uri": uri_text, "kinds": list(kinds), "reason": reason})
 
+        verdict = _decided(findings, blocked, include_review)
+        if verdict.verdict == "skip":
+            skip(verdict.why)
+            continue
+        if verdict.verdict == "review":
+            needs_review.append({"uri": uri_text, "kinds": list(kinds), "finding_ids": list(ids),
+                                 "reason": verdict.why})
+            continue
+        approved = verdict.approved
+        chosen = [a for a in actions if a in ACTIONABLE]
+        chosen += [APPROVED_ACTION.get(f.kind, "quarantine") for f in approved]
+        action = min(chosen or ["quarantine"], key=lambda a: _PRIORITY[a])
+
         try:
             uri, root, rel = locate(uri_text, roots)
+            kept = next((k for k in keeps if k.root == str(root) and k.covers(rel)), None)
+            if kept is not None:
+                skip(kept.label)
+                continue
             storage = storage_for(uri)
             fp = fpmod.take(storage, uri)
             check_symlinks(fp)
             check_protect(rel, uri, fp, rules.protect)
+            check_kept(rel, str(root), fp, keeps)
             check_delta(storage, uri, root, action, fp)
         except Refused as exc:
             skip(f"refused: {exc}")
@@ -290,6 +350,13 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
             if ds is not None and ds.delta is not None:
                 details = {"retention_hours": ds.delta.retention_hours, "vacuumable_files": ds.delta.vacuumable_files}
         reason = "; ".join(f"{f.kind}: {f.explanation}" for f in findings)
+        if approved:
+            details = {**details, "approved": [
+                {"finding_id": f.id, "decision_id": f.decision.id, "by": f.decision.by, "at": iso(f.decision.at),
+                 "reason": f.decision.reason} for f in approved if f.decision is not None]}
+            reason += "; " + "; ".join(f"approved by {f.decision.by}" + (f": {f.decision.reason}" if f.decision.reason
+                                                                          else "")
+                                       for f in approved if f.decision is not None)
         candidates.append(PlanAction(
             id=_action_id(action, str(uri)), uri=str(uri), root=str(root), rel=rel, action=action, kinds=kinds,
             reason=reason, finding_ids=ids, bytes=nbytes, fingerprint=fp,
@@ -313,6 +380,34 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
         plan_id=f"{created.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}", created=iso(created) or "",
         tool_version=__version__, scan=scan_info, roots=tuple(roots), actions=tuple(final),
         needs_review=tuple(needs_review), not_planned=tuple(not_planned))
+
+
+def keep_rules(scan: ScanResult) -> tuple[KeepRule, ...]:
+    """The paths of the findings ``scan`` says are kept (when no decisions were read for the plan)."""
+    out = []
+    for f in scan.findings:
+        d = f.decision
+        if d is None or d.decision != "keep" or d.expired:
+            continue
+        try:
+            _, root, rel = locate(f.uri, scan.scan.roots)
+        except Refused:
+            continue
+        out.append(KeepRule(str(root), rel, keep_label(d), exact=True))
+    return tuple(out)
+
+
+def check_kept(rel: str, root: str, fp: fpmod.Fingerprint | None, keeps: Sequence[KeepRule]) -> None:
+    """Refuse a path that holds data a reviewer kept (a file or directory below it)."""
+    mine = [k for k in keeps if k.root == root]
+    if not mine or fp is None:
+        return
+    for sub in [*(f.rel for f in fp.files), *fp.dirs, *fp.symlinks]:
+        if not sub:
+            continue
+        hit = next((k for k in mine if k.covers(f"{rel}/{sub}")), None)
+        if hit is not None:
+            raise Refused(f"contains {sub}, {hit.label}")
 
 
 def fpmod_uri(a: PlanAction) -> Uri:
