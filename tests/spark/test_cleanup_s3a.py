@@ -78,6 +78,14 @@ import time; time.sleep(1.1)
 ctx = CleanupContext(config=cfg, user="tester", spark_factory=lambda need: scan_ctx.spark(need_s3a=True))
 plan = build_plan(result, ctx.storage, SafetyRules.from_config(cfg))
 write_plan(plan, __import__("pathlib").Path(out) / "plan.json")
+# a review decision on the object store: one object per `decide` call, read back by the next plan
+from rotscan.decisions import DecisionSet, DecisionSettings, Request, apply_decisions, build_records, read_decisions, record
+from rotscan.models import now_utc
+recs = build_records(result, DecisionSet(), [Request("keep", "exports/Thumbs.db", "kept on s3")], by="tester",
+                     now=now_utc())
+record(recs, ctx.storage, DecisionSettings(), user="tester")
+decided = apply_decisions(result, read_decisions([parse("s3a://lake/lake")], ctx.storage))
+plan_kept = build_plan(result, ctx.storage, SafetyRules.from_config(cfg), decisions=decided)
 before = listing()
 dry = apply_plan(read_plan(__import__("pathlib").Path(out) / "plan.json"), ctx, execute=False)
 after_dry = listing()
@@ -95,6 +103,9 @@ print(json.dumps({
     "restored_equal": data_only(after_restore) == data_only(before),
     "markers": sorted(set(after_restore) - set(before)),
     "state": sorted(k for k in after_restore if k.startswith("lake/_rotscan/")),
+    "kept_planned": sorted(a.rel for a in plan_kept.actions),
+    "kept_reasons": {r["uri"]: r["reason"] for r in plan_kept.not_planned},
+    "kept_findings": sorted(f.uri for f in decided.findings if f.kept),
 }))
 server.stop()
 '''
@@ -117,3 +128,8 @@ def test_cleanup_through_s3a_against_moto(tmp_path: Path) -> None:
     assert doc["restored_ok"] and doc["restored_equal"], doc["markers"]
     assert any(k.startswith(f"lake/_rotscan/runs/{doc['run_id']}/journal/") for k in doc["state"])
     assert any(k.startswith("lake/_rotscan/audit/") for k in doc["state"])
+    # the keep decision: written as one object under _rotscan/decisions/, read back, honoured by the plan
+    assert len([k for k in doc["state"] if k.startswith("lake/_rotscan/decisions/") and not k.endswith("/")]) == 1
+    assert doc["kept_findings"] == ["s3a://lake/lake/exports/Thumbs.db"]
+    assert "exports/Thumbs.db" not in doc["kept_planned"] and "exports/.DS_Store" in doc["kept_planned"]
+    assert doc["kept_reasons"]["s3a://lake/lake/exports/Thumbs.db"] == "kept by tester: kept on s3"
