@@ -49,6 +49,8 @@ class InventoryEntry:
     # Changes whenever the content (or what the profile reads) can have changed: an incremental
     # scan reuses the stored profile of a dataset whose fingerprint is unchanged (rotscan.state).
     fingerprint: str | None = None
+    # Delta: the table's properties (``metaData.configuration`` of its log), e.g. an owner key
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 def csv_header(head: bytes, name: str) -> list[str] | None:
@@ -251,7 +253,8 @@ class Inventory:
             delta=info,
         )
         entry = InventoryEntry(dataset=dataset, warnings=warnings,
-                               fingerprint=delta_fingerprint(snap.version, ((k, a.size) for k, a in snap.adds.items())))
+                               fingerprint=delta_fingerprint(snap.version, ((k, a.size) for k, a in snap.adds.items())),
+                               properties={str(k): str(v) for k, v in snap.configuration.items()})
         if snap.adds and not missing:
             entry.read_format = "delta"
             entry.read_paths = [uri]

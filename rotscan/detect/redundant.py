@@ -67,13 +67,17 @@ def _words(ds: Dataset) -> set[str]:
 
 
 def keeper_score(ds: Dataset, readers: Mapping[str, int] | None = None) -> tuple[Any, ...]:
+    """Which copy to keep, strongest evidence first: reads; registration in a catalog table (people
+    query the registered copy by its table name; unknown when no catalog was read, then no copy
+    gains); format; canonical-looking path; recency; the shorter path."""
     words = _words(ds)
     copyish = sum(1 for w in COPY_WORDS if w in words) + sum(
         1 for w in words if fnmatch.fnmatch(w, "v[0-9]*") or w.endswith(("bak", "backup", "copy", "old")))
     canonical = sum(1 for w in CANONICAL_WORDS if w in words)
     modified = ds.modified_max.timestamp() if ds.modified_max else 0.0
     reads = (readers or {}).get(ds.uri, 0)
-    return (reads, FORMAT_RANK.get(ds.format, 0), canonical - 2 * copyish, modified, -len(ds.uri), ds.uri)
+    registered = 1 if ds.registered else 0
+    return (reads, registered, FORMAT_RANK.get(ds.format, 0), canonical - 2 * copyish, modified, -len(ds.uri), ds.uri)
 
 
 def keeper_reason(keeper: Dataset, other: Dataset, readers: Mapping[str, int] | None = None) -> str:
@@ -81,12 +85,16 @@ def keeper_reason(keeper: Dataset, other: Dataset, readers: Mapping[str, int] | 
     if k[0] != o[0]:
         return f"it is read more ({k[0]} vs {o[0]} reads)"
     if k[1] != o[1]:
+        copy = "is in no catalog table" if other.registered is False else "is not known to be registered"
+        return (f"it is registered as catalog table {keeper.table}" if keeper.table
+                else "it is registered in the catalog") + f", the copy {copy}"
+    if k[2] != o[2]:
         kind = {"delta": "a managed Delta table", "iceberg": "a managed Iceberg table"}.get(
             keeper.format, f"{keeper.format} (typed, columnar)")
         return f"it is {kind}, the copy is {other.format} files"
-    if k[2] != o[2]:
-        return f"its path looks canonical, {other.relative_path!r} looks like a copy"
     if k[3] != o[3]:
+        return f"its path looks canonical, {other.relative_path!r} looks like a copy"
+    if k[4] != o[4]:
         return "it was written more recently"
     return "shorter/first path (no stronger evidence either way)"
 

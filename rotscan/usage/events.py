@@ -43,6 +43,11 @@ class AccessEvent:
     inputs: tuple[str, ...] = ()  # for a write: canonical URIs the same run read (lineage edges)
     success: bool = True
     table: str | None = None  # a table name like db.table when the source gives one
+    # Who owns the dataset, as the source declares it (OpenLineage: the dataset's ``ownership``
+    # facet, else for a write the job's ``ownership`` facet, else the job's namespace), and which
+    # of these it came from: "dataset_facet" | "job_facet" | "job_namespace" (rotscan.owners).
+    owner: str | None = None
+    owner_from: str | None = None
 
 
 @dataclass(frozen=True)

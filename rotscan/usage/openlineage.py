@@ -16,6 +16,9 @@ JSON event per line; a file holding one JSON event or a JSON array of events is 
   Kafka, Hive metastores) name tables, not paths: ``uri`` is then ``<namespace>/<name>`` and
   ``table`` the name.
 * ``symlinks`` facet identifiers of type TABLE (``db.table``) become aliases table → path URI.
+* Ownership (``rotscan.owners``): a dataset's ``ownership`` facet (``owners[].name``, the first one)
+  owns it, read or written; for a write without one, the job's ``ownership`` job facet, else the
+  job's namespace (a weaker claim), each recorded with ``owner_from``.
 
 Not handled: DatasetEvent/JobEvent (static lineage, no access), column-level lineage.
 Caveats seen with openlineage-spark 1.53.0 on Spark 4.2 + Delta 4.4: a SQL execution that fails
@@ -114,6 +117,16 @@ def read_openlineage(path: str, text: str | None = None) -> ParsedSource:
     return parse_openlineage_text(text, path)
 
 
+def _owner_of(facets: Any) -> str | None:
+    """The first owner named in an ``ownership`` facet (job or dataset: ``{"owners": [{"name": …}]}``)."""
+    for owner in list_at(dict_at(facets, "ownership"), "owners"):
+        if isinstance(owner, dict):
+            name = str_at(owner, "name")
+            if name and name.strip():
+                return name.strip()
+    return None
+
+
 def _run_ids(event: dict[str, Any]) -> tuple[str | None, list[str]]:
     """The event's runId and those of its parent and root runs."""
     run = dict_at(event, "run")
@@ -182,22 +195,30 @@ def _parse_events(events: Iterable[dict[str, Any]], source: ParsedSource) -> Non
         assert when is not None
         inputs = _datasets(event.get("inputs"), source)
         outputs = _datasets(event.get("outputs"), source)
-        input_uris = tuple(dict.fromkeys(uri for uri, _ in inputs))
-        written = {uri for uri, _ in outputs}
-        for uri, table in inputs:
+        input_uris = tuple(dict.fromkeys(uri for uri, _, _ in inputs))
+        written = {uri for uri, _, _ in outputs}
+        job = dict_at(event, "job")
+        job_owner = _owner_of(dict_at(job, "facets"))
+        namespace = str_at(job, "namespace")
+        for uri, table, owner in inputs:
             if uri in written:  # a MERGE/UPDATE reading its own target: not a read by a consumer
                 continue
             source.add(AccessEvent(time=when, kind="read", uri=uri, actor=actor, job=job_name, source=SOURCE,
-                                   run_id=run_id, success=success, table=table))
-        for uri, table in outputs:
+                                   run_id=run_id, success=success, table=table, owner=owner,
+                                   owner_from="dataset_facet" if owner else None))
+        for uri, table, owner in outputs:
+            owned, owned_from = ((owner, "dataset_facet") if owner else (job_owner, "job_facet") if job_owner
+                                 else (namespace.strip(), "job_namespace") if namespace and namespace.strip()
+                                 else (None, None))
             source.add(AccessEvent(time=when, kind="write", uri=uri, actor=actor, job=job_name, source=SOURCE,
                                    run_id=run_id, inputs=tuple(i for i in input_uris if i != uri),
-                                   success=success, table=table))
+                                   success=success, table=table, owner=owned, owner_from=owned_from))
 
 
-def _datasets(items: Any, source: ParsedSource) -> list[tuple[str, str | None]]:
-    """(uri, table) of each dataset of an inputs/outputs list; symlinks become aliases."""
-    out: list[tuple[str, str | None]] = []
+def _datasets(items: Any, source: ParsedSource) -> list[tuple[str, str | None, str | None]]:
+    """(uri, table, owner from its ownership facet) of each dataset of an inputs/outputs list;
+    symlinks become aliases."""
+    out: list[tuple[str, str | None, str | None]] = []
     if not isinstance(items, list):
         return out
     for item in items:
@@ -217,5 +238,5 @@ def _datasets(items: Any, source: ParsedSource) -> list[tuple[str, str | None]]:
                 continue
             source.aliases[ident["name"]] = uri
             table = table or ident["name"]
-        out.append((uri, table))
+        out.append((uri, table, _owner_of(facets)))
     return out
