@@ -53,7 +53,8 @@ def main() -> None:
     from pyspark.sql import functions as F
 
     from rotscan.config import load_config
-    from rotscan.scan import ScanContext, run_scan
+    from rotscan.runtime import Runtime
+    from rotscan.scan import run_scan
     from rotscan.spark.session import get_spark
 
     config = load_config()
@@ -75,7 +76,7 @@ def main() -> None:
 
         def scan() -> tuple[float, object]:
             start = time.perf_counter()
-            result = run_scan([str(root)], ScanContext(config=config, spark_factory=lambda _s3a: spark))
+            result = run_scan([str(root)], Runtime(config=config, spark_factory=lambda _s3a: spark))
             return time.perf_counter() - start, result
 
         plain()  # warm up

@@ -156,7 +156,8 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)  # pyspark's note about pandas 3
 
     from rotscan.config import load_config
-    from rotscan.scan import ScanContext, run_scan
+    from rotscan.runtime import Runtime
+    from rotscan.scan import run_scan
     from rotscan.spark.session import get_spark
 
     work = Path(tempfile.mkdtemp(prefix="rotscan-bench-incremental-"))
@@ -175,7 +176,7 @@ def main() -> None:
         overrides = dict(base)
         if with_state:
             overrides["scan"] = {"state": str(state)}
-        ctx = ScanContext(config=load_config(overrides=overrides), env=dict(os.environ),
+        ctx = Runtime(config=load_config(overrides=overrides), env=dict(os.environ),
                           spark_factory=lambda _: spark)
         t0 = time.monotonic()
         result = run_scan([str(root)], ctx)

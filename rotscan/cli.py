@@ -65,8 +65,10 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
     Example:
       rotscan scan /data/lake --out reports/lake --config conf/rotscan.example.toml
     """
+    from rotscan.findings_io import write_findings, write_lineage, write_signature_file
     from rotscan.report.html import write_report
-    from rotscan.scan import ScanContext, run_scan, write_findings, write_lineage, write_signature_file
+    from rotscan.runtime import Runtime
+    from rotscan.scan import run_scan
 
     overrides: dict[str, dict[str, Any]] = {}
     if no_profile:
@@ -82,7 +84,7 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
     config = load(config_path, overrides)
     pricing = _pricing(config, None)  # a bad [report] price or storage class fails before the scan
     progress = progress_printer(quiet)
-    ctx = ScanContext(config=config, env=dict(os.environ), progress=progress)
+    ctx = Runtime(config=config, env=dict(os.environ), progress=progress)
     for path in (*lineage, *access_logs):
         if not os.path.exists(path) and "://" not in path:
             raise click.ClickException(f"usage source does not exist: {path}")
@@ -151,10 +153,10 @@ def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, 
 
     Also writes OUT_DIR/findings.csv (one row per finding).
     """
+    from rotscan.findings_io import read_findings
     from rotscan.report.history import load_history, load_previous, report_history
     from rotscan.report.html import write_report
     from rotscan.report.plan_view import find_plan
-    from rotscan.scan import read_findings
 
     config = load(config_path)
     result = read_findings(out_dir)

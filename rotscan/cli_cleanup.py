@@ -36,7 +36,7 @@ def _index_path() -> Path:
 
 
 def _context(config_path: Path | None, quiet: bool) -> Any:
-    from rotscan.cleanup.apply import CleanupContext
+    from rotscan.cleanup.context import CleanupContext
 
     config = load(config_path)
     return CleanupContext(config=config, user=_user(), progress=progress_printer(quiet), env=dict(os.environ))
@@ -92,11 +92,11 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
     Example:
       rotscan plan reports/lake --out plan.json && rotscan apply plan.json
     """
-    from rotscan.cleanup.apply import CleanupContext
+    from rotscan.cleanup.context import CleanupContext
     from rotscan.cleanup.plan import build_plan, write_plan
     from rotscan.cleanup.safety import SafetyRules
     from rotscan.decisions import DecisionSettings, apply_decisions, read_decisions
-    from rotscan.scan import read_findings
+    from rotscan.findings_io import read_findings
     from rotscan.uri import parse
 
     config = load(config_path)
@@ -147,9 +147,10 @@ def apply_cmd(plan_path: Path | None, execute: bool, as_json: bool, config_path:
       rotscan apply plan.json --execute --json # act; one JSON object with run_id on stdout
       rotscan apply --resume RUN_ID --execute --root /data/lake
     """
-    from rotscan.cleanup.apply import apply_plan, load_run_plan
+    from rotscan.cleanup.apply import apply_plan
     from rotscan.cleanup.index import record_run
     from rotscan.cleanup.plan import read_plan
+    from rotscan.cleanup.recovery import load_run_plan
 
     ctx = _context(config_path, quiet or as_json)
     if plan_path is not None:

@@ -26,11 +26,12 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rotscan.errors import RotscanError, StorageError, VanishedError
+from rotscan.models import ScanWarning
 from rotscan.redundancy.signature import Signature
 from rotscan.uri import Uri
 
@@ -443,3 +444,38 @@ class StateTracker:
         return {"state": self.location, "reused": self.reused, "profiled": self.profiled,
                 "pairwise_reused": self.pairwise_reused, "pairwise_computed": self.pairwise_computed,
                 "invalidated": self.invalidated}
+
+
+# -- opening and saving the state of a scan --------------------------------------------------------
+
+def open_tracker(storage: Any, location: Uri, config: Any, env: dict[str, str] | None,
+                 warnings: list[ScanWarning], progress: Callable[[str], None]) -> StateTracker:
+    """The previous scan state at ``location``, checked: a file that is unreadable, foreign, of
+    another format or written with other settings is not used (a full scan follows), never trusted."""
+    settings, detail = settings_fingerprint(config, env)
+    previous = None
+    try:
+        previous = read_state(storage, location)
+    except (StateFormatError, StorageError) as exc:
+        warnings.append(ScanWarning(str(state_file(location)), f"scan state not used ({exc}); full scan",
+                                    "state_ignored"))
+    tracker = StateTracker(str(location), settings, previous, detail)
+    if previous is None:
+        progress(f"no usable scan state in {location}: full scan")
+    elif tracker.invalidated:
+        progress(f"scan state in {location} was written with other settings or another rotscan: full scan")
+    else:
+        progress(f"scan state: {len(previous.profiles):,} dataset profile(s) on record in {location}")
+    return tracker
+
+
+def save_tracker(tracker: StateTracker, storage: Any, location: Uri, roots: Sequence[Uri],
+                 warnings: list[ScanWarning], progress: Callable[[str], None]) -> None:
+    """Write the new state whole (the old one stays in place if this fails: a warning, not an error —
+    the scan's findings do not depend on it)."""
+    try:
+        path = write_state(storage, location, tracker.result(roots), tracker.detail)
+    except (StorageError, OSError) as exc:
+        warnings.append(ScanWarning(str(location), f"scan state not written: {exc}", "state_unwritten"))
+        return
+    progress(f"scan state written to {path} ({tracker.reused:,} reused, {tracker.profiled:,} profiled)")

@@ -99,7 +99,8 @@ def _normal(doc: dict[str, Any], root: str) -> dict[str, Any]:
 
 def scan(work: Path, out: Path, only: list[str]) -> None:
     from rotscan.config import load_config
-    from rotscan.scan import ScanContext, run_scan
+    from rotscan.scan import ScanContext as Runtime  # the scan's runtime, under the name every version has
+    from rotscan.scan import run_scan
 
     built = datetime.fromisoformat((work / "built").read_text().strip())
     as_of = built + timedelta(days=1)
@@ -113,7 +114,7 @@ def scan(work: Path, out: Path, only: list[str]) -> None:
         if lake.name == "demo":
             usage = (str(lake / "_usage"),)
         t0 = time.monotonic()
-        ctx = ScanContext(config=cfg, env=dict(os.environ), spark_factory=lambda _s3a: spark)
+        ctx = Runtime(config=cfg, env=dict(os.environ), spark_factory=lambda _s3a: spark)
         result = run_scan([str(lake)], ctx, as_of=as_of, usage_paths=usage, exclude=usage)
         doc = json.loads(json.dumps(result.to_dict()))
         snapshot[lake.name] = _normal(doc, f"file:{lake}")

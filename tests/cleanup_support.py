@@ -11,7 +11,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from rotscan.config import Config, load_config
-from rotscan.scan import ScanContext, run_scan, write_findings
+from rotscan.findings_io import write_findings
+from rotscan.runtime import Runtime
+from rotscan.scan import run_scan
 
 from .lakes import age, build_trivial_lake, table
 
@@ -61,7 +63,7 @@ def config(**cleanup: Any) -> Config:
 
 
 def scan_lake(root: Path, out: Path) -> Path:
-    result = run_scan([str(root)], ScanContext(config=config()))
+    result = run_scan([str(root)], Runtime(config=config()))
     write_findings(result, out)
     return out
 
@@ -89,10 +91,10 @@ def tree(root: Path, skip_state: bool = True) -> dict[str, tuple[str, int]]:
 
 
 def plan_and_load(out: Path, plan_path: Path, cfg: Config | None = None, **kw: Any):  # type: ignore[no-untyped-def]
-    from rotscan.cleanup.apply import CleanupContext
+    from rotscan.cleanup.context import CleanupContext
     from rotscan.cleanup.plan import build_plan, read_plan, write_plan
     from rotscan.cleanup.safety import SafetyRules
-    from rotscan.scan import read_findings
+    from rotscan.findings_io import read_findings
 
     cfg = cfg or config()
     ctx = CleanupContext(config=cfg, user="tester")
@@ -103,7 +105,7 @@ def plan_and_load(out: Path, plan_path: Path, cfg: Config | None = None, **kw: A
 
 
 def context(cfg: Config | None = None, **kw: Any):  # type: ignore[no-untyped-def]
-    from rotscan.cleanup.apply import CleanupContext
+    from rotscan.cleanup.context import CleanupContext
 
     return CleanupContext(config=cfg or config(), user="tester", **kw)
 

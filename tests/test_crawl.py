@@ -11,7 +11,8 @@ from pathlib import Path
 from rotscan.config import load_config
 from rotscan.crawl.discover import Crawler, CrawlRules, DatasetCandidate
 from rotscan.crawl.inventory import Inventory
-from rotscan.scan import ScanContext, run_scan
+from rotscan.runtime import Runtime
+from rotscan.scan import run_scan
 from rotscan.storage.base import Entry
 from rotscan.storage.local import LocalStorage
 from rotscan.uri import Uri, parse
@@ -86,7 +87,7 @@ def test_inventory_rows_from_metadata(tmp_path: Path) -> None:
 
 def test_metadata_only_scan_finds_trivial_rot_without_false_flags(tmp_path: Path) -> None:
     planted = build_trivial_lake(tmp_path)
-    result = run_scan([str(tmp_path)], ScanContext(config=METADATA_ONLY))
+    result = run_scan([str(tmp_path)], Runtime(config=METADATA_ONLY))
     got = rel_findings(result, tmp_path)
     # A header-only CSV needs a row count from Spark; everything else is known from metadata.
     expected = {k: v for k, v in planted.items() if k != "exports/header_only.csv"}
@@ -102,7 +103,7 @@ def test_metadata_only_scan_finds_trivial_rot_without_false_flags(tmp_path: Path
 def test_recent_debris_is_only_for_review(tmp_path: Path) -> None:
     (tmp_path / "t/_temporary/0").mkdir(parents=True)
     (tmp_path / "t/_temporary/0/part-0.parquet").write_bytes(b"PAR1")
-    result = run_scan([str(tmp_path)], ScanContext(config=METADATA_ONLY))
+    result = run_scan([str(tmp_path)], Runtime(config=METADATA_ONLY))
     [f] = result.findings
     assert (f.kind, f.action) == ("write_debris", "review")
     assert parse(f.uri).relative_to(parse(str(tmp_path))) == "t"  # a dir holding only debris
@@ -114,7 +115,7 @@ def test_scratch_rule_never_flags_small_tables_elsewhere(tmp_path: Path) -> None
     for rel in ("warehouse/dim_country", "tmp/dim_country", "team/test_run/out", "scratchpad/t"):
         (tmp_path / rel).mkdir(parents=True)
         pq.write_table(table(5), tmp_path / rel / "part-00000.parquet")
-    got = rel_findings(run_scan([str(tmp_path)], ScanContext(config=METADATA_ONLY)), tmp_path)
+    got = rel_findings(run_scan([str(tmp_path)], Runtime(config=METADATA_ONLY)), tmp_path)
     assert got == {"tmp/dim_country": "tiny", "team/test_run/out": "tiny"}
 
 
@@ -147,8 +148,9 @@ def test_a_file_vanishing_mid_scan_is_a_warning(tmp_path: Path) -> None:
 CRAWL_AS_NOBODY = """
 import json, sys
 from rotscan.config import load_config
-from rotscan.scan import ScanContext, run_scan
-r = run_scan([sys.argv[1]], ScanContext(config=load_config(overrides={"scan": {"profile": False}})))
+from rotscan.runtime import Runtime
+from rotscan.scan import run_scan
+r = run_scan([sys.argv[1]], Runtime(config=load_config(overrides={"scan": {"profile": False}})))
 print(json.dumps({"datasets": [d.uri for d in r.datasets], "warnings": [w.to_dict() for w in r.warnings]}))
 """
 
@@ -195,7 +197,7 @@ def test_iceberg_table_is_one_dataset(tmp_path: Path) -> None:
     }
     (t / "metadata/v1.metadata.json").write_text(json.dumps({**meta, "current-snapshot-id": -1, "snapshots": []}))
     (t / "metadata/v2.metadata.json").write_text(json.dumps(meta))
-    result = run_scan([str(tmp_path)], ScanContext(config=METADATA_ONLY))
+    result = run_scan([str(tmp_path)], Runtime(config=METADATA_ONLY))
     [ds] = result.datasets
     assert (ds.format, ds.rows, ds.files, ds.bytes) == ("iceberg", 1234, 1, 104)
     assert result.findings == ()
@@ -206,7 +208,7 @@ def test_several_hundred_csv_files_scan(tmp_path: Path) -> None:
         d = tmp_path / f"drop/batch_{i // 50}"
         d.mkdir(parents=True, exist_ok=True)
         (d / f"export_{i:04d}.csv").write_text("id,value,note\n" + "".join(f"{j},{j * i},n{j}\n" for j in range(30)))
-    result = run_scan([str(tmp_path)], ScanContext(config=METADATA_ONLY))
+    result = run_scan([str(tmp_path)], Runtime(config=METADATA_ONLY))
     assert len(result.datasets) == 400
     assert result.findings == () and result.warnings == ()
 

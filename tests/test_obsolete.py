@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from rotscan.detect.obsolete import Coverage, ObsoleteRules, RetentionPolicy, detect_obsolete
+from rotscan.detect.obsolete import ObsoleteRules, RetentionPolicy, detect_obsolete
 from rotscan.models import Column, Dataset, DeltaInfo
+from rotscan.usage.events import Coverage
 
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
 RULES = ObsoleteRules()

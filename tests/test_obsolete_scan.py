@@ -13,7 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from rotscan.config import load_config
-from rotscan.scan import ScanContext, run_scan
+from rotscan.runtime import Runtime
+from rotscan.scan import run_scan
 from rotscan.uri import parse
 
 from .lakes import table
@@ -73,7 +74,7 @@ def build(root: Path) -> tuple[Path, Path]:
 
 def test_obsolete_datasets_found_with_evidence(tmp_path: Path) -> None:
     lake, events = build(tmp_path)
-    result = run_scan([str(lake)], ScanContext(config=CONFIG), as_of=NOW, usage_paths=[str(events)])
+    result = run_scan([str(lake)], Runtime(config=CONFIG), as_of=NOW, usage_paths=[str(events)])
     base = parse(str(lake))
     got = {parse(f.uri).relative_to(base): f for f in result.findings}
     assert {k: f.kind for k, f in got.items()} == {
@@ -97,7 +98,7 @@ def test_obsolete_datasets_found_with_evidence(tmp_path: Path) -> None:
 
 def test_without_usage_sources_no_usage_claims(tmp_path: Path) -> None:
     lake, _ = build(tmp_path)
-    result = run_scan([str(lake)], ScanContext(config=CONFIG), as_of=NOW)
+    result = run_scan([str(lake)], Runtime(config=CONFIG), as_of=NOW)
     kinds = {f.kind for f in result.findings}
     assert not kinds & {"unread", "producer_stopped", "orphaned_lineage"}
     superseded = [f for f in result.findings if f.kind == "superseded"]

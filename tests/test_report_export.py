@@ -13,10 +13,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from rotscan.cli import main
+from rotscan.findings_io import write_findings
 from rotscan.models import Finding, ScanInfo, ScanResult
 from rotscan.report.export import COLUMNS, findings_csv, safe_cell, write_findings_csv
 from rotscan.report.html import render_report
-from rotscan.scan import write_findings
 
 from .lakes import build_trivial_lake
 

@@ -10,12 +10,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from rotscan.findings_io import read_findings, write_findings, write_lineage
 from rotscan.models import Dataset, Finding, ScanInfo, ScanResult
 from rotscan.report.display import PathDisplay
 from rotscan.report.findings_view import MAX_LINEAGE, decode_payload
 from rotscan.report.html import render_report
 from rotscan.report.lineage_svg import LineageIndex, parse_edges, render_svg
-from rotscan.scan import read_findings, write_findings, write_lineage
 
 T0 = datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
 R = "file:/lake"

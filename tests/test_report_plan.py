@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from rotscan.cli import main
+from rotscan.findings_io import read_findings
 from rotscan.report.html import render_report
 from rotscan.report.plan_view import find_plan, plan_view
-from rotscan.scan import read_findings
 
 from .cleanup_support import build_cleanup_lake, config, plan_and_load, rel_of, scan_lake
 

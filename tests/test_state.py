@@ -14,7 +14,8 @@ from rotscan.config import load_config
 from rotscan.crawl.discover import Crawler, CrawlRules
 from rotscan.crawl.inventory import Inventory, InventoryEntry
 from rotscan.redundancy.signature import signature_from_hashes, write_signatures
-from rotscan.scan import ScanContext, run_scan
+from rotscan.runtime import Runtime
+from rotscan.scan import run_scan
 from rotscan.state import (
     STATE_FILE,
     ContainmentKey,
@@ -207,7 +208,7 @@ def test_rescan_from_state_needs_no_spark(tmp_path: Path) -> None:
             rows=500, schema=(("id", "bigint"), ("name", "string"), ("amount", "double")), signature=same))
     write_state(LocalStorage(), parse(str(state_dir)), st, detail)
 
-    ctx = ScanContext(config=config, env={"TZ": "UTC"}, spark_factory=_no_spark)
+    ctx = Runtime(config=config, env={"TZ": "UTC"}, spark_factory=_no_spark)
     result = run_scan([str(lake)], ctx)
     assert result.scan.incremental is not None
     assert (result.scan.incremental["reused"], result.scan.incremental["profiled"]) == (2, 0)
@@ -227,7 +228,7 @@ def test_rescan_from_state_needs_no_spark(tmp_path: Path) -> None:
     # a changed dataset would need Spark: the failing factory proves the state is not reused for it
     pq.write_table(table(501), lake / "backup/part-00000.parquet")
     with pytest.raises(AssertionError, match="Spark was requested"):
-        run_scan([str(lake)], ScanContext(config=config, env={"TZ": "UTC"}, spark_factory=_no_spark))
+        run_scan([str(lake)], Runtime(config=config, env={"TZ": "UTC"}, spark_factory=_no_spark))
 
 
 def test_corrupt_state_is_a_warning_and_a_full_scan(tmp_path: Path) -> None:
@@ -238,7 +239,7 @@ def test_corrupt_state_is_a_warning_and_a_full_scan(tmp_path: Path) -> None:
     state_dir.mkdir()
     (state_dir / STATE_FILE).write_bytes(b"this is not parquet")
     config = load_config(overrides={"scan": {"state": str(state_dir)}})
-    result = run_scan([str(lake)], ScanContext(config=config, env={"TZ": "UTC"}, spark_factory=_no_spark))
+    result = run_scan([str(lake)], Runtime(config=config, env={"TZ": "UTC"}, spark_factory=_no_spark))
     codes = [w.code for w in result.warnings]
     assert "state_ignored" in codes
     assert result.scan.incremental is not None and result.scan.incremental["reused"] == 0
@@ -252,6 +253,6 @@ def test_state_inside_a_root_is_not_scanned(tmp_path: Path) -> None:
     pq.write_table(table(10), lake / "t.parquet")
     write_state(LocalStorage(), parse(str(lake / "state")), full_state())
     config = load_config(overrides={"scan": {"state": str(lake / "state"), "profile": False}})
-    result = run_scan([str(lake)], ScanContext(config=config, spark_factory=_no_spark))
+    result = run_scan([str(lake)], Runtime(config=config, spark_factory=_no_spark))
     assert [d.uri for d in result.datasets] == [str(parse(str(lake / "t.parquet")))]
     assert result.scan.incremental is None  # metadata-only: the state is neither read nor written

@@ -8,7 +8,8 @@ a run back byte for byte; ``purge`` is the only permanent deletion. See ``docs/c
 
 from __future__ import annotations
 
-from rotscan.cleanup.apply import ActionResult, ApplyReport, CleanupContext, apply_plan
+from rotscan.cleanup.apply import ApplyReport, apply_plan
+from rotscan.cleanup.context import ActionResult, CleanupContext
 from rotscan.cleanup.plan import CleanupPlan, PlanAction, build_plan, read_plan, write_plan
 from rotscan.cleanup.purge import parse_duration, purge
 from rotscan.cleanup.restore import restore_run

@@ -13,18 +13,18 @@ finished (or its half-done action rolled back) by running apply again on the sam
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.audit import AuditLog
-from rotscan.cleanup.journal import Journal, RunLayout, list_runs, read_journal
-from rotscan.cleanup.plan import LoadedPlan, PlanAction, PlanError, load_plan_doc
-from rotscan.cleanup.quarantine import Changed, FaultHook, Mover, move_back, resolve_intent
+from rotscan.cleanup.context import ActionResult, CleanupContext
+from rotscan.cleanup.journal import Journal, RunLayout, read_journal
+from rotscan.cleanup.plan import LoadedPlan, PlanAction, PlanError
+from rotscan.cleanup.quarantine import Changed, Mover, move_back
+from rotscan.cleanup.recovery import find_unfinished_run, plan_roots, recover_run
 from rotscan.cleanup.safety import (
     Refused,
     SafetyRules,
@@ -34,89 +34,16 @@ from rotscan.cleanup.safety import (
     check_symlinks,
     locate,
 )
-from rotscan.config import Config
 from rotscan.errors import RotscanError, StorageError, VanishedError
 from rotscan.models import now_utc
 from rotscan.storage.base import WritableStorage
 from rotscan.uri import Uri, parse
 
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
 NOT_IMPLEMENTED = ("compact", "archive")
-
-
-def _silent(_: str) -> None:
-    pass
-
-
-def _no_fault(step: str, n: int) -> None:
-    pass
 
 
 def new_run_id() -> str:
     return f"{now_utc().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
-
-
-@dataclass
-class CleanupContext:
-    """What cleanup needs from outside the library: configuration, who runs it, storage and Spark.
-
-    ``fault_hook`` is for tests only (called after each journaled step with the step name and the
-    move count; a test makes it kill the process). ``force_copy`` makes local moves copy, verify and
-    delete as they do on object stores."""
-
-    config: Config
-    user: str = "unknown"
-    host: str = field(default_factory=socket.gethostname)
-    progress: Callable[[str], None] = _silent
-    storage_factory: Callable[[Uri], WritableStorage] | None = None
-    spark_factory: Callable[[bool], SparkSession] | None = None
-    fault_hook: FaultHook = _no_fault
-    force_copy: bool = False
-    env: Mapping[str, str] = field(default_factory=dict)  # the process environment, for Spark's set-up
-    _storages: dict[str, WritableStorage] = field(default_factory=dict)
-    _spark: SparkSession | None = None
-
-    def spark(self, need_s3a: bool = False) -> SparkSession:
-        if self._spark is None:
-            if self.spark_factory is None:
-                from rotscan.spark.session import get_spark
-
-                self._spark = get_spark(self.config, need_s3a=need_s3a, env=self.env)
-            else:
-                self._spark = self.spark_factory(need_s3a)
-        return self._spark
-
-    def storage(self, uri: Uri) -> WritableStorage:
-        if self.storage_factory is not None:
-            return self.storage_factory(uri)
-        if uri.scheme not in self._storages:
-            if uri.scheme == "file":
-                from rotscan.storage.local import LocalStorage
-
-                self._storages[uri.scheme] = LocalStorage()
-            else:
-                from rotscan.spark.hadoop_fs import HadoopStorage
-
-                self._storages[uri.scheme] = HadoopStorage(self.spark(need_s3a=uri.scheme == "s3a"), uri.scheme)
-        return self._storages[uri.scheme]
-
-
-@dataclass
-class ActionResult:
-    uri: str
-    status: str  # done | skipped | failed
-    reason: str
-    bytes: int
-    action: str = ""
-    id: str = ""
-    files: int = 0
-    planned: bool = True  # False: an entry of the plan's not_planned list, reported as skipped
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"uri": self.uri, "status": self.status, "reason": self.reason, "bytes": self.bytes,
-                "action": self.action, "id": self.id, "files": self.files, "planned": self.planned}
 
 
 @dataclass
@@ -287,7 +214,7 @@ def apply_plan(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: 
         return _apply(plan, ctx, execute=False, run_id=run_id, now=now, only=only)
     from rotscan.cleanup.lock import RootLock
 
-    locks = [RootLock(ctx.storage(r), r, f"apply of plan {plan.plan_id}", ctx.host) for r in _plan_roots(plan)]
+    locks = [RootLock(ctx.storage(r), r, f"apply of plan {plan.plan_id}", ctx.host) for r in plan_roots(plan)]
     try:
         for lock in locks:
             lock.acquire()
@@ -327,7 +254,7 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
         if run_id is None:
             run_id = find_unfinished_run(plan, ctx)
         if run_id is not None:
-            journal_state, recovered = _recover(plan, ctx, run_id)
+            journal_state, recovered = recover_run(plan, ctx, run_id)
             resumed = True
     run_id = run_id or new_run_id()
     run = _Run(plan, ctx, run_id) if execute else None
@@ -430,7 +357,7 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
             _skip(ActionResult(str(item["uri"]), "skipped", f"not planned: {item.get('reason', '')}", 0,
                                planned=False))
     if run is not None:
-        roots = _plan_roots(plan)
+        roots = plan_roots(plan)
         for res in unaudited:  # what was not done is on the record too
             try:
                 where = parse(res.uri)
@@ -598,59 +525,3 @@ def _vacuum(run: _Run, a: PlanAction, checked: _Checked, rules: SafetyRules,
     run.audit(checked.root).record("vacuum", run_id=run.run_id, uri=a.uri, bytes=nbytes, reason=reason,
                                    files=len(done_recs), retention_hours=retention)
     return ActionResult(a.uri, "done", reason, nbytes, a.action, a.id, len(done_recs))
-
-
-# -- resuming an interrupted run -------------------------------------------------------------------
-
-def _plan_roots(plan: LoadedPlan) -> list[Uri]:
-    return [parse(r) for r in plan.roots]
-
-
-def find_unfinished_run(plan: LoadedPlan, ctx: CleanupContext) -> str | None:
-    """The id of a run of this plan that started and never ended, if any."""
-    for root in _plan_roots(plan):
-        storage = ctx.storage(root)
-        for rid in sorted(list_runs(storage, root), reverse=True):
-            records = read_journal(storage, RunLayout(root, rid))
-            if not records:
-                continue
-            first = records[0]
-            if first.get("op") == "run" and first.get("plan_id") == plan.plan_id and \
-                    not any(r["op"] == "end" for r in records):
-                return rid
-    return None
-
-
-def _recover(plan: LoadedPlan, ctx: CleanupContext, run_id: str) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """Resolve every move with an intent and no outcome; returns the journal of each root."""
-    state: dict[str, list[dict[str, Any]]] = {}
-    notes: list[str] = []
-    for root in _plan_roots(plan):
-        storage = ctx.storage(root)
-        layout = RunLayout(root, run_id)
-        records = read_journal(storage, layout)
-        if not records:
-            continue
-        resolved = {r["seq"] for r in records if r["op"] in ("done", "rolled_back", "intent_failed")}
-        pending = [r for r in records if r["op"] == "intent" and r["n"] not in resolved]
-        if pending:
-            j = Journal(storage, layout)
-            for rec in pending:
-                outcome, why = resolve_intent(storage, rec)
-                op = {"done": "done", "rolled_back": "rolled_back"}.get(outcome, "intent_failed")
-                j.write(op, seq=rec["n"], action_id=rec["action_id"], recovered=why)
-                notes.append(f"{rec['src']}: {outcome} ({why})")
-            records = read_journal(storage, layout)
-        state[str(root)] = records
-    return state, notes
-
-
-def load_run_plan(ctx: CleanupContext, roots: list[Uri], run_id: str) -> LoadedPlan:
-    """The plan a run executed, from the copy kept in its run directory."""
-    for root in roots:
-        storage = ctx.storage(root)
-        layout = RunLayout(root, run_id)
-        if storage.exists(layout.plan):
-            with storage.open_read(layout.plan) as fh:
-                return load_plan_doc(json.loads(fh.read()))
-    raise PlanError(f"run {run_id} not found under {', '.join(str(r) for r in roots)}")

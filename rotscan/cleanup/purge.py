@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from rotscan.cleanup.apply import ActionResult, CleanupContext
 from rotscan.cleanup.audit import AuditLog
+from rotscan.cleanup.context import ActionResult, CleanupContext
 from rotscan.cleanup.journal import Journal, RunLayout, list_runs, read_journal
 from rotscan.cleanup.lock import RootLock
 from rotscan.errors import ConfigError

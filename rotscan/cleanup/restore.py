@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rotscan.cleanup.apply import ActionResult, CleanupContext
 from rotscan.cleanup.audit import AuditLog
+from rotscan.cleanup.context import ActionResult, CleanupContext
 from rotscan.cleanup.journal import Journal, RunLayout, read_journal
 from rotscan.errors import RotscanError
 from rotscan.uri import Uri, parse
@@ -64,9 +64,9 @@ def _restore_root(ctx: CleanupContext, root: Uri, run_id: str) -> list[ActionRes
     if purged:
         raise RotscanError(f"run {run_id} under {root} was purged at {purged[0]['time']}; nothing left to restore")
     if records and not any(r["op"] == "end" for r in records):
-        from rotscan.cleanup.apply import _recover, load_run_plan
+        from rotscan.cleanup.recovery import load_run_plan, recover_run
 
-        _recover(load_run_plan(ctx, [root], run_id), ctx, run_id)  # finish or undo half-done moves first
+        recover_run(load_run_plan(ctx, [root], run_id), ctx, run_id)  # finish or undo half-done moves first
         records = read_journal(storage, layout)
     journal = Journal(storage, layout)
     audit = AuditLog(storage, root, ctx.user, ctx.host)

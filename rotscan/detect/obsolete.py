@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from rotscan.models import Dataset, Finding, iso
 from rotscan.uri import parse
+from rotscan.usage.events import Coverage
 
 
 class Usage(Protocol):
@@ -51,25 +52,6 @@ class Lineage(Protocol):
     def upstream(self, uri: str) -> set[str]: ...
 
     def downstream(self, uri: str) -> set[str]: ...
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """Which storage each usage source saw, and the time window it covers."""
-
-    start: datetime | None
-    end: datetime | None
-    storages: frozenset[tuple[str, str]]  # (scheme, authority) pairs the sources recorded events for
-    kinds: tuple[str, ...] = ()
-
-    def covers(self, uri: str) -> bool:
-        u = parse(uri)
-        return (u.scheme, u.authority) in self.storages
-
-    def window_days(self, as_of: datetime) -> float:
-        if self.start is None:
-            return 0.0
-        return (min(self.end or as_of, as_of) - self.start) / timedelta(days=1)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ class RedundancyRules:
     projection_min_columns: int = 2
     projection_min_row_ratio: float = 0.5
     pairwise_max: int = 200  # same-column groups up to this size are compared pairwise, larger via LSH
+    # sampled subset/projection estimates are checked exactly when both tables together are at most
+    # this many bytes (rotscan.detect.verify); 0 disables the check
+    verify_max_bytes: int = 2_147_483_648
 
     @classmethod
     def from_config(cls, config: Any) -> RedundancyRules:
@@ -57,6 +60,7 @@ class RedundancyRules:
             min_rows=int(r["min_rows"]), exact_min_rows=int(r["exact_min_rows"]),
             small_copy_rows=int(r["small_copy_rows"]), projection_min_columns=int(r["projection_min_columns"]),
             projection_min_row_ratio=float(r["projection_min_row_ratio"]), pairwise_max=int(r["pairwise_max"]),
+            verify_max_bytes=int(r["verify_max_bytes"]),
         )
 
 

@@ -12,11 +12,11 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rotscan.models import ScanWarning, UsageSource, parse_iso
-from rotscan.uri import canonical
+from rotscan.uri import canonical, parse
 
 KINDS = ("read", "write")
 SOURCES = ("openlineage", "spark_eventlog", "s3_access_log", "cloudtrail", "hdfs_audit", "delta_history",
@@ -48,6 +48,26 @@ class AccessEvent:
     # of these it came from: "dataset_facet" | "job_facet" | "job_namespace" (rotscan.owners).
     owner: str | None = None
     owner_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the read-recording usage sources of a scan cover together: the storages they recorded
+    events for and their time window — what a usage claim ("unread for 180 days") may rely on."""
+
+    start: datetime | None
+    end: datetime | None
+    storages: frozenset[tuple[str, str]]  # (scheme, authority) pairs the sources recorded events for
+    kinds: tuple[str, ...] = ()
+
+    def covers(self, uri: str) -> bool:
+        u = parse(uri)
+        return (u.scheme, u.authority) in self.storages
+
+    def window_days(self, as_of: datetime) -> float:
+        if self.start is None:
+            return 0.0
+        return (min(self.end or as_of, as_of) - self.start) / timedelta(days=1)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rotscan.cleanup.apply import CleanupContext, apply_plan
+from rotscan.cleanup.apply import apply_plan
+from rotscan.cleanup.context import CleanupContext
 from rotscan.cleanup.journal import RunLayout, read_journal
 from rotscan.cleanup.plan import read_plan
 from rotscan.cleanup.restore import restore_run
@@ -177,7 +178,9 @@ def test_vacuum_mode_delta_runs_vacuum_and_records_what_it_deleted(lake, spark, 
 def test_quarantine_and_restore_through_hadoop_filesystem(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The object-store code path (copy, verify, delete; one journal object per record) on Hadoop's
     local FileSystem."""
-    from rotscan.scan import ScanContext, run_scan, write_findings
+    from rotscan.findings_io import write_findings
+    from rotscan.runtime import Runtime
+    from rotscan.scan import run_scan
     from rotscan.spark.hadoop_fs import HadoopStorage
 
     from ..cleanup_support import build_cleanup_lake, plan_and_load
@@ -186,7 +189,7 @@ def test_quarantine_and_restore_through_hadoop_filesystem(spark, tmp_path: Path)
     root.mkdir()
     build_cleanup_lake(root, bulk_files=20)
     cfg = load_config(overrides={"scan": {"profile": False}})
-    write_findings(run_scan([str(root)], ScanContext(config=cfg)), tmp_path / "scan")
+    write_findings(run_scan([str(root)], Runtime(config=cfg)), tmp_path / "scan")
     plan_and_load(tmp_path / "scan", tmp_path / "plan.json")
     before = tree(root)
     hadoop = HadoopStorage(spark, "file")

@@ -54,8 +54,11 @@ def data_only(listing):
     return {k: v for k, v in listing.items() if not k.startswith("lake/_rotscan/") and not k.endswith("/")}
 
 from rotscan.config import Config, load_config
-from rotscan.scan import ScanContext, run_scan, write_findings
-from rotscan.cleanup.apply import CleanupContext, apply_plan
+from rotscan.findings_io import write_findings
+from rotscan.runtime import Runtime
+from rotscan.scan import run_scan
+from rotscan.cleanup.apply import apply_plan
+from rotscan.cleanup.context import CleanupContext
 from rotscan.cleanup.plan import build_plan, write_plan, read_plan
 from rotscan.cleanup.restore import restore_run
 from rotscan.cleanup.safety import SafetyRules
@@ -71,7 +74,7 @@ data = {k: dict(v) if isinstance(v, dict) else v for k, v in base.data.items()}
 data["cleanup"] = {**data["cleanup"], "min_age_hours": 0.0}  # objects were just uploaded
 cfg = Config(data, base.source)
 out = sys.argv[1]
-scan_ctx = ScanContext(config=cfg, env=dict(os.environ))
+scan_ctx = Runtime(config=cfg, env=dict(os.environ))
 result = run_scan(["s3://lake/lake"], scan_ctx)  # an s3:// spelling: canonicalised to s3a
 write_findings(result, __import__("pathlib").Path(out))
 import time; time.sleep(1.1)

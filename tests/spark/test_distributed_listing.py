@@ -15,7 +15,8 @@ import pytest
 from rotscan.config import load_config
 from rotscan.crawl.discover import Crawler, CrawlRules
 from rotscan.crawl.inventory import Inventory, InventoryEntry
-from rotscan.scan import ScanContext, run_scan
+from rotscan.runtime import Runtime
+from rotscan.scan import run_scan
 from rotscan.spark.listing import InventorySettings, distributed_crawl
 from rotscan.storage.arrow import StorageSpec
 from rotscan.storage.local import LocalStorage
@@ -101,7 +102,7 @@ def test_scan_results_equal_in_both_listing_modes(spark, lake: Path) -> None:  #
     for mode in ("driver", "distributed"):
         cfg = load_config(overrides={"scan": {"profile": False, "listing": mode, "listing_subtrees": 3}})
         notes: list[str] = []
-        ctx = ScanContext(config=cfg, env={}, progress=notes.append, spark_factory=lambda _: spark)
+        ctx = Runtime(config=cfg, env={}, progress=notes.append, spark_factory=lambda _: spark)
         results[mode] = run_scan([str(lake)], ctx, as_of=AS_OF)
         assert any("executors" in n for n in notes) == (mode == "distributed"), notes
     a, b = results["driver"], results["distributed"]

@@ -14,7 +14,8 @@ import pytest
 
 from rotscan.config import load_config
 from rotscan.models import ScanResult
-from rotscan.scan import ScanContext, run_scan
+from rotscan.runtime import Runtime
+from rotscan.scan import run_scan
 from rotscan.state import read_state
 from rotscan.storage.local import LocalStorage
 from rotscan.uri import parse
@@ -34,7 +35,7 @@ def scan(root: Path, spark: Any, state: Path | None, *, spark_allowed: bool = Tr
     overrides = {"spark": {"master": "local[2]", "shuffle_partitions": 2}}
     if state is not None:
         overrides["scan"] = {"state": str(state)}  # type: ignore[dict-item]
-    ctx = ScanContext(config=load_config(overrides=overrides), env={},
+    ctx = Runtime(config=load_config(overrides=overrides), env={},
                       spark_factory=(lambda _: spark) if spark_allowed else _no_spark)
     return run_scan([str(root)], ctx, as_of=AS_OF)
 

@@ -1,0 +1,72 @@
+"""Recovery of an interrupted cleanup run (a crash, a kill, a lost connection): find the run of a
+plan that started and never ended, resolve each journaled move that has no outcome from what the
+storage holds now, and load the plan a run executed. ``apply`` resumes through it, ``restore``
+finishes or undoes half-done moves through it before putting a run back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rotscan.cleanup.context import CleanupContext
+from rotscan.cleanup.journal import Journal, RunLayout, list_runs, read_journal
+from rotscan.cleanup.plan import LoadedPlan, PlanError, load_plan_doc
+from rotscan.cleanup.quarantine import resolve_intent
+from rotscan.uri import Uri, parse
+
+
+def plan_roots(plan: LoadedPlan) -> list[Uri]:
+    return [parse(r) for r in plan.roots]
+
+
+def find_unfinished_run(plan: LoadedPlan, ctx: CleanupContext) -> str | None:
+    """The id of a run of this plan that started and never ended, if any."""
+    for root in plan_roots(plan):
+        storage = ctx.storage(root)
+        for rid in sorted(list_runs(storage, root), reverse=True):
+            records = read_journal(storage, RunLayout(root, rid))
+            if not records:
+                continue
+            first = records[0]
+            if first.get("op") == "run" and first.get("plan_id") == plan.plan_id and \
+                    not any(r["op"] == "end" for r in records):
+                return rid
+    return None
+
+
+def recover_run(plan: LoadedPlan, ctx: CleanupContext, run_id: str) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Resolve every move of run ``run_id`` that has an intent and no outcome in the journal — from
+    what the storage holds now (finished if the copy is complete, else rolled back) — and return
+    the journal records of each root plus a note per resolved move."""
+    state: dict[str, list[dict[str, Any]]] = {}
+    notes: list[str] = []
+    for root in plan_roots(plan):
+        storage = ctx.storage(root)
+        layout = RunLayout(root, run_id)
+        records = read_journal(storage, layout)
+        if not records:
+            continue
+        resolved = {r["seq"] for r in records if r["op"] in ("done", "rolled_back", "intent_failed")}
+        pending = [r for r in records if r["op"] == "intent" and r["n"] not in resolved]
+        if pending:
+            j = Journal(storage, layout)
+            for rec in pending:
+                outcome, why = resolve_intent(storage, rec)
+                op = {"done": "done", "rolled_back": "rolled_back"}.get(outcome, "intent_failed")
+                j.write(op, seq=rec["n"], action_id=rec["action_id"], recovered=why)
+                notes.append(f"{rec['src']}: {outcome} ({why})")
+            records = read_journal(storage, layout)
+        state[str(root)] = records
+    return state, notes
+
+
+def load_run_plan(ctx: CleanupContext, roots: list[Uri], run_id: str) -> LoadedPlan:
+    """The plan a run executed, from the copy kept in its run directory."""
+    for root in roots:
+        storage = ctx.storage(root)
+        layout = RunLayout(root, run_id)
+        if storage.exists(layout.plan):
+            with storage.open_read(layout.plan) as fh:
+                return load_plan_doc(json.loads(fh.read()))
+    raise PlanError(f"run {run_id} not found under {', '.join(str(r) for r in roots)}")
