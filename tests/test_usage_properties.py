@@ -40,7 +40,6 @@ jsonish = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(all
 
 
 def well_formed(source: ParsedSource) -> None:
-    assert source.bad_lines >= 0
     for e in source.events:
         assert isinstance(e, AccessEvent)
         assert e.kind in ("read", "write")
@@ -176,7 +175,104 @@ def test_read_usage_never_raises_on_arbitrary_bytes(tmp_path: Path, data: bytes,
     path.write_bytes(data)
     detect_format(path, data)
     usage = read_usage([str(path)])
-    for source in usage.coverage:
-        assert source.bad_lines >= 0 and source.events >= 0
+    # every event is accounted for by exactly one source's coverage, and is well-formed
+    assert sum(c.events for c in usage.coverage) == len(usage.events)
+    for e in usage.events:
+        assert e.kind in ("read", "write") and e.time.utcoffset() == timezone.utc.utcoffset(None)
     for w in usage.warnings:
         assert w.code != "usage_unreadable" or "could not read" not in w.message, w.message  # no parser crashed
+
+
+# -- a valid record among junk is always parsed back ---------------------------------------------
+# Line parsers are line-local: parsing junk with one real record inserted anywhere gives exactly the
+# record's events plus the junk's bad-line count — a parser that lost, duplicated or mis-dated the
+# real record next to garbage (a torn line, a truncated file) fails here.
+
+OL_EVENT = json.dumps({
+    "eventType": "COMPLETE", "eventTime": "2026-11-26T18:09:21Z",
+    "producer": "https://github.com/OpenLineage/OpenLineage/tree/1.52.0/integration/spark",
+    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+    "run": {"runId": "8d2c4a3e-8a51-4b6c-9d41-1f0b2c3d4e5f"}, "job": {"namespace": "ns", "name": "app.insert"},
+    "inputs": [{"namespace": "file", "name": "/lake/raw/a"}],
+    "outputs": [{"namespace": "s3://lake-prod", "name": "warehouse/b"}]})
+TRAIL_LINE = json.dumps({"Records": [{"eventName": "GetObject", "eventTime": "2026-11-26T09:15:02Z",
+                                      "userIdentity": {"arn": "arn:aws:iam::1:user/bi"},
+                                      "requestParameters": {"bucketName": "lake-prod", "key": "t/part-0.parquet"}}]})
+DELTA_LINES = [json.dumps({"commitInfo": {"timestamp": 1764148502000, "operation": "WRITE", "userName": "etl"}}),
+               json.dumps({"add": {"path": "part-0.parquet", "size": 10, "modificationTime": 1764148502000,
+                                   "dataChange": True}})]
+
+# junk: printable text that is neither JSON nor a log line of any of these formats
+junk_line = st.text(alphabet=string.ascii_letters + string.digits + " .,;:-_/()!?", max_size=60).filter(
+    lambda t: not _is_json(t.strip()))
+junk = st.lists(junk_line, max_size=10)
+
+
+def _events(src: ParsedSource) -> list[tuple[str, str, str, str | None]]:
+    return sorted((e.kind, e.uri, e.time.isoformat(), e.actor) for e in src.events)
+
+
+def _check_embedded(parse, record: list[str], noise: list[str], at: int):  # type: ignore[no-untyped-def]
+    at = at % (len(noise) + 1)
+    alone, only_noise = parse(record), parse(noise)
+    mixed = parse(noise[:at] + record + noise[at:])
+    assert alone.events, "the real record must give events on its own"
+    assert only_noise.events == []
+    assert _events(mixed) == _events(alone)
+    assert mixed.bad_lines == alone.bad_lines + only_noise.bad_lines
+    assert only_noise.bad_lines == sum(1 for line in noise if line.strip())
+    well_formed(mixed)
+    return mixed
+
+
+@SETTINGS
+@given(junk, st.integers(0, 100))
+def test_openlineage_event_among_junk_is_parsed_back(noise: list[str], at: int) -> None:
+    mixed = _check_embedded(lambda ls: parse_openlineage_lines(ls, "p"), [OL_EVENT], noise, at)
+    assert ("read", "file:/lake/raw/a") in {(e.kind, e.uri) for e in mixed.events}
+    assert ("write", "s3a://lake-prod/warehouse/b") in {(e.kind, e.uri) for e in mixed.events}
+
+
+@SETTINGS
+@given(junk, st.integers(0, 100))
+def test_cloudtrail_record_among_junk_is_parsed_back(noise: list[str], at: int) -> None:
+    mixed = _check_embedded(lambda ls: parse_cloudtrail_text("\n".join(ls), "p"), [TRAIL_LINE], noise, at)
+    assert [(e.kind, e.uri) for e in mixed.events] == [("read", "s3a://lake-prod/t/part-0.parquet")]
+
+
+@SETTINGS
+@given(junk, st.integers(0, 100))
+def test_s3_access_line_among_junk_is_parsed_back(noise: list[str], at: int) -> None:
+    line = s3_line("REST.GET.OBJECT", "warehouse/t/part-0.parquet")
+    mixed = _check_embedded(lambda ls: parse_s3_access_lines(ls, "p"), [line], noise, at)
+    assert [(e.kind, e.uri) for e in mixed.events] == [("read", "s3a://lake-prod/warehouse/t/part-0.parquet")]
+
+
+@SETTINGS
+@given(junk, st.integers(0, 100))
+def test_hdfs_audit_line_among_junk_is_parsed_back(noise: list[str], at: int) -> None:
+    mixed = _check_embedded(lambda ls: parse_hdfs_audit_lines(ls, "p", hdfs_namenode="nn:8020"), HDFS_LINES[:1],
+                            noise, at)
+    assert [(e.kind, e.uri) for e in mixed.events] == [("read", "hdfs://nn:8020/warehouse/orders/part-0.parquet")]
+
+
+@SETTINGS
+@given(junk, st.integers(0, 100))
+def test_delta_commit_among_junk_is_parsed_back(noise: list[str], at: int) -> None:
+    # a commit file is one commit: junk around (or between) its actions must not lose its write
+    mixed = _check_embedded(lambda ls: parse_delta_commit_lines(ls, "p", table_uri="file:/lake/t"), DELTA_LINES,
+                            noise, at)
+    assert [(e.kind, e.uri, e.actor) for e in mixed.events] == [("write", "file:/lake/t", "etl")]
+
+
+@SETTINGS
+@given(junk, junk)
+def test_spark_eventlog_among_junk_is_parsed_back(before: list[str], after: list[str]) -> None:
+    # an event log is a sequence (the application start gives the user and time of what follows):
+    # junk before and after the real log must not change what it says
+    log = eventlog_lines()
+    alone = parse_spark_eventlog_lines(log, "p")
+    mixed = parse_spark_eventlog_lines(before + log + after, "p")
+    assert alone.events
+    assert _events(mixed) == _events(alone)
+    assert mixed.bad_lines == alone.bad_lines + sum(1 for line in before + after if line.strip())
