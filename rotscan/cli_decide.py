@@ -73,8 +73,8 @@ def decide_cmd(out_dir: Path, keep: tuple[str, ...], approve: tuple[str, ...], r
         read_decisions,
         record,
     )
+    from rotscan.findings_io import read_findings
     from rotscan.models import now_utc
-    from rotscan.scan import read_findings
     from rotscan.uri import parse
 
     requests = [Request("keep", t, reason, until, by, where=f"--keep {t}") for t in keep]

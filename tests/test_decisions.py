@@ -327,7 +327,7 @@ def test_describe_change_names_what_changed() -> None:
 
 
 def test_old_findings_json_without_the_new_fields_still_loads(tmp_path: Path) -> None:
-    from rotscan.scan import read_findings
+    from rotscan.findings_io import read_findings
 
     old = {"version": 1, "scan": {"id": "s", "started": "2026-11-26T10:00:00Z", "roots": ["file:/data/lake"],
                                   "tool_version": "0.1.0"},

@@ -25,9 +25,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rotscan.crawl", "rotscan.usage", "rotscan.redundancy", "rotscan.state", "rotscan.settings"),
     ("rotscan.detect",),
     ("rotscan.spark", "rotscan.runtime"),
-    ("rotscan.findings_io", "rotscan.report", "rotscan.cleanup"),
+    ("rotscan.findings_io", "rotscan.report", "rotscan.cleanup", "rotscan.decisions"),
     ("rotscan.listing", "rotscan.profiling", "rotscan.scan", "rotscan.demo", "rotscan.cli", "rotscan.cli_common",
-     "rotscan.cli_cleanup", "rotscan.__main__"),
+     "rotscan.cli_cleanup", "rotscan.cli_decide", "rotscan.__main__"),
 )
 # Siblings in one layer that must stay apart. The report shows a cleanup plan, through the plan
 # module's public loader only; cleanup never needs the report.
@@ -76,7 +76,8 @@ def _layer(name: str) -> int:
     best, rank = -1, -1
     for i, prefixes in enumerate(LAYERS):
         for p in prefixes:
-            if (name == p or name.startswith(p + ".")) and len(p) > best:
+            # the root package is only itself (its modules each have a layer of their own)
+            if (name == p or (p != "rotscan" and name.startswith(p + "."))) and len(p) > best:
                 best, rank = len(p), i
     assert rank >= 0, f"{name} is in no layer: add it to LAYERS in {__file__}"
     return rank
