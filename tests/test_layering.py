@@ -22,7 +22,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rotscan"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("rotscan", "rotscan.errors", "rotscan.uri", "rotscan.models", "rotscan.config", "rotscan.atomic",
      "rotscan.core", "rotscan.storage"),
-    ("rotscan.crawl", "rotscan.usage", "rotscan.redundancy", "rotscan.state", "rotscan.settings"),
+    ("rotscan.crawl", "rotscan.usage", "rotscan.redundancy", "rotscan.state", "rotscan.settings", "rotscan.catalog",
+     "rotscan.owners"),
     ("rotscan.detect",),
     ("rotscan.spark", "rotscan.runtime"),
     ("rotscan.findings_io", "rotscan.report", "rotscan.cleanup", "rotscan.decisions"),
