@@ -244,4 +244,13 @@ def _register_decide() -> None:
 
 
 _register_decide()
+
+
+def _register_run() -> None:
+    from rotscan.cli_run import register
+
+    register(main)
+
+
+_register_run()
 # Run as ``rotscan …`` or ``python -m rotscan …`` (rotscan/__main__.py).

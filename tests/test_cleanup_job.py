@@ -24,20 +24,21 @@ def test_job_plans_dry_runs_then_applies_only_what_the_policy_allows(tmp_path: P
     before = tree(root)
     dry = subprocess.run(job, env=env, capture_output=True, text=True, timeout=300)
     assert dry.returncode == 0, dry.stderr
-    assert json.loads(dry.stdout)["dry_run"] is True
+    summary = json.loads(dry.stdout)
+    assert summary["execute"] is False and summary["apply"]["dry_run"] is True
     assert tree(root) == before
     (step,) = (tmp_path / "work").iterdir()
-    assert {p.name for p in step.iterdir()} == {"scan", "plan.json", "apply.json"}
+    assert {p.name for p in step.iterdir()} == {"scan", "plan.json", "selected-plan.json", "apply.json", "run.json"}
 
     done = subprocess.run([*job, "--only", "delete", "--execute"], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    summary = json.loads(done.stdout)
+    result = json.loads((Path(summary["dir"]) / "apply.json").read_text())
     assert result["dry_run"] is False
-    statuses = {a["action"]: set() for a in result["actions"]}
-    for a in result["actions"]:
-        statuses[a["action"]].add(a["status"])
-    assert statuses["delete"] == {"done"} and statuses["quarantine"] == {"skipped"}
+    planned = [a for a in result["actions"] if a["planned"]]
+    assert planned and {a["action"] for a in planned} == {"delete"} and {a["status"] for a in planned} == {"done"}
     assert not (root / "exports/.DS_Store").exists()
-    assert (root / "tmp/bulk_dump").exists()
+    assert (root / "tmp/bulk_dump").exists()  # a tiny table in a scratch location waits for an approval
     assert all(rel_of(a["uri"], root) for a in result["actions"])
+    assert any(h["uri"].endswith("tmp/bulk_dump") and "approval" in h["reason"] for h in summary["held"])

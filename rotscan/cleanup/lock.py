@@ -1,6 +1,7 @@
 """One executing apply (or restore, or purge) per root at a time: ``<root>/_rotscan/apply.lock``,
 created atomically (it fails when the file exists). A lock left by a process that died (``kill -9``)
-on this host is taken over; a lock held from another host must be removed by a person."""
+on this host is taken over; a lock held from another host must be removed by a person. A scheduled
+``rotscan run`` holds ``<root>/_rotscan/run.lock`` the same way for its whole scan → plan → apply."""
 
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ def _alive(pid: int) -> bool:
 
 
 class RootLock:
-    def __init__(self, storage: WritableStorage, root: Uri, owner: str, host: str) -> None:
+    def __init__(self, storage: WritableStorage, root: Uri, owner: str, host: str, name: str = "apply.lock") -> None:
         self.storage = storage
         self.root = root
-        self.path = root.child(STATE_DIR).child("apply.lock")
+        self.path = root.child(STATE_DIR).child(name)
         self.record = {"owner": owner, "host": host, "pid": os.getpid(), "time": iso(now_utc())}
         self.held = False
 
