@@ -133,10 +133,15 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
 @root_option
 @click.option("--only", "only", multiple=True, type=click.Choice(["quarantine", "delete", "vacuum", "compact", "archive"]),
               help="Apply only actions of this type (repeatable); the others are reported as skipped.")
+@click.option("--lineage", "lineage", multiple=True, metavar="PATH",
+              help="Also check these OpenLineage events for reads/writes since the scan (besides the scan's sources).")
+@click.option("--access-log", "access_logs", multiple=True, metavar="PATH",
+              help="Also check these access/audit logs for reads/writes since the scan. Repeatable.")
 @quiet_option
 @handle_errors
 def apply_cmd(plan_path: Path | None, execute: bool, as_json: bool, config_path: Path | None, resume: str | None,
-              roots: tuple[str, ...], only: tuple[str, ...], quiet: bool) -> None:
+              roots: tuple[str, ...], only: tuple[str, ...], lineage: tuple[str, ...], access_logs: tuple[str, ...],
+              quiet: bool) -> None:
     """Carry out PLAN — a dry run unless --execute. Every action is revalidated just before acting
     (the path is still what the plan saw) and moved into quarantine under the root's _rotscan/, so it
     can be restored until purged.
@@ -161,7 +166,8 @@ def apply_cmd(plan_path: Path | None, execute: bool, as_json: bool, config_path:
         raise click.UsageError("give PLAN, or --resume RUN_ID")
     if resume and not execute:
         raise click.UsageError("--resume acts: give --execute")
-    report = apply_plan(plan, ctx, execute=execute, run_id=resume, only=frozenset(only) if only else None)
+    report = apply_plan(plan, ctx, execute=execute, run_id=resume, only=frozenset(only) if only else None,
+                        usage_paths=(*lineage, *access_logs))
     if execute:
         record_run(_index_path(), report.run_id, list(plan.roots))
     if as_json:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +35,12 @@ from rotscan.cleanup.safety import (
     check_symlinks,
     locate,
 )
+from rotscan.cleanup.usage_check import UsageSince, recorded_sources, scan_as_of, usage_since
 from rotscan.errors import RotscanError, StorageError, VanishedError
 from rotscan.models import now_utc
 from rotscan.storage.base import WritableStorage
 from rotscan.uri import Uri, parse
+from rotscan.usage.aggregate import UsageSettings
 
 NOT_IMPLEMENTED = ("compact", "archive")
 
@@ -201,24 +204,27 @@ def _what(a: PlanAction) -> str:
 
 
 def apply_plan(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str | None = None,
-               now: float | None = None, only: frozenset[str] | None = None) -> ApplyReport:
+               now: float | None = None, only: frozenset[str] | None = None,
+               usage_paths: Sequence[str] = ()) -> ApplyReport:
     """Dry run (``execute=False``: revalidates and reports, changes nothing) or execute the plan.
 
     ``only``: the action types a policy allows (e.g. ``{"delete", "quarantine"}``); other actions
-    are reported as skipped.
+    are reported as skipped. ``usage_paths``: usage sources to check for reads and writes since the
+    scan, besides those the plan's scan read (:mod:`rotscan.cleanup.usage_check`).
 
     When executing and an interrupted run of the same plan exists under the roots, that run is
     resumed (its half-done moves finished or rolled back) instead of starting a new one."""
     check_roots_against_scan(plan)
+    recent = _usage_since(plan, ctx, usage_paths)
     if not execute:
-        return _apply(plan, ctx, execute=False, run_id=run_id, now=now, only=only)
+        return _apply(plan, ctx, execute=False, run_id=run_id, now=now, only=only, recent=recent)
     from rotscan.cleanup.lock import RootLock
 
     locks = [RootLock(ctx.storage(r), r, f"apply of plan {plan.plan_id}", ctx.host) for r in plan_roots(plan)]
     try:
         for lock in locks:
             lock.acquire()
-        return _apply(plan, ctx, execute=True, run_id=run_id, now=now, only=only)
+        return _apply(plan, ctx, execute=True, run_id=run_id, now=now, only=only, recent=recent)
     finally:
         for lock in locks:
             lock.release()
@@ -243,8 +249,25 @@ def check_roots_against_scan(plan: LoadedPlan) -> None:
                         f"from ({', '.join(roots)} in {findings}); make a new plan")
 
 
+def _usage_since(plan: LoadedPlan, ctx: CleanupContext, extra: Sequence[str]) -> UsageSince | None:
+    """What the usage sources saw on the planned paths since the scan (None: nothing to check)."""
+    if not SafetyRules.from_config(ctx.config).revalidate_usage:
+        return None
+    paths = [*recorded_sources(plan.header), *extra]
+    since = scan_as_of(plan.header)
+    if not paths or since is None:
+        return None
+    planned = [la.action.uri for la in plan.actions if la.action is not None]
+    recent = usage_since(paths, since, planned, UsageSettings.from_config(ctx.config))
+    for w in recent.warnings:
+        ctx.progress(f"warning: usage since the scan: {w}")
+    ctx.progress(f"checked {len(paths)} usage source(s) for reads and writes since the scan: "
+                 f"{len(recent.latest):,} planned path(s) used since")
+    return recent
+
+
 def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str | None, now: float | None,
-           only: frozenset[str] | None) -> ApplyReport:
+           only: frozenset[str] | None, recent: UsageSince | None = None) -> ApplyReport:
     rules = SafetyRules.from_config(ctx.config)
     now = time.time() if now is None else now
     journal_state: dict[str, list[dict[str, Any]]] = {}
@@ -320,6 +343,13 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
             continue
         except StorageError as exc:
             _skip(ActionResult(a.uri, "failed", f"cannot check: {exc}", 0, a.action, a.id))
+            continue
+        used = recent.reason(a.uri) if recent is not None else None
+        if used is not None:
+            if run is not None and moved_recs:
+                results.append(_roll_back(run, a, moved_recs, f"used during the interrupted run: {used}"))
+            else:
+                _skip(ActionResult(a.uri, "skipped", f"used since the scan: {used}", 0, a.action, a.id))
             continue
         if a.id not in started:
             if n_actions + 1 > rules.max_actions_per_run:

@@ -375,7 +375,9 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
 
     created = now_utc()
     scan_info = {"id": scan.scan.id, "dir": scan_dir, "findings_sha256": findings_sha256,
-                 "started": iso(scan.scan.started), "as_of": iso(scan.scan.as_of)}
+                 "started": iso(scan.scan.started), "as_of": iso(scan.scan.as_of),
+                 # what apply reads again to skip paths used since the scan (rotscan.cleanup.usage_check)
+                 "usage_sources": [{"kind": u.kind, "path": u.path} for u in scan.scan.usage_sources]}
     return CleanupPlan(
         plan_id=f"{created.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}", created=iso(created) or "",
         tool_version=__version__, scan=scan_info, roots=tuple(roots), actions=tuple(final),

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "max_bytes_per_run": 1_099_511_627_776,  # 1 TiB
     "max_actions_per_run": 1000,
     "vacuum_mode": "quarantine",
+    "revalidate_usage": True,
 }
 
 
@@ -37,6 +38,7 @@ class SafetyRules:
     max_bytes_per_run: int = DEFAULTS["max_bytes_per_run"]
     max_actions_per_run: int = DEFAULTS["max_actions_per_run"]
     vacuum_mode: str = "quarantine"  # "quarantine": move what VACUUM DRY RUN lists; "delta": run VACUUM
+    revalidate_usage: bool = True  # skip a path the usage sources saw read or written since the scan
 
     @classmethod
     def from_config(cls, config: Any) -> SafetyRules:
@@ -57,7 +59,8 @@ class SafetyRules:
             raise ConfigError(f"[cleanup] vacuum_mode must be 'quarantine' or 'delta', got {mode!r}")
         return cls(protect=tuple(get("protect")), min_age_hours=float(get("min_age_hours")),
                    max_bytes_per_run=int(get("max_bytes_per_run")),
-                   max_actions_per_run=int(get("max_actions_per_run")), vacuum_mode=mode)
+                   max_actions_per_run=int(get("max_actions_per_run")), vacuum_mode=mode,
+                   revalidate_usage=bool(get("revalidate_usage")))
 
 
 def locate(uri_text: str, roots: Sequence[str]) -> tuple[Uri, Uri, str]:
