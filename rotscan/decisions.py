@@ -618,6 +618,33 @@ def apply_decisions(result: ScanResult, decisions: DecisionSet) -> Applied:
     return Applied(tuple(out), tuple(orphaned), blocked, tuple(warnings), tuple(keeps))
 
 
+def standing_keeps(decisions: DecisionSet, roots: Sequence[str], today: date) -> tuple[KeepRule, ...]:
+    """The keeps in force as recorded, without a scan — for the check just before cleanup acts, so a
+    keep made after the plan still stops it: every glob keep and every finding-id keep (its finding's
+    path) of ``roots`` not past its ``until`` day, stale or not, and the paths named by tampered
+    records (whatever they say, they are not acted on)."""
+    wanted = {str(parse(r)) for r in roots}
+    out: list[KeepRule] = []
+    for s in decisions.active().values():
+        r = s.record
+        if s.root not in wanted or r.op != "keep" or (r.until is not None and today > r.until):
+            continue
+        label = f"kept by {r.by}: {r.reason}" + (f" (until {r.until.isoformat()})" if r.until else "")
+        if r.is_glob:
+            out.append(KeepRule(s.root, r.pattern, label))
+        elif r.uri and (where := _root_of(r.uri, [parse(s.root)])) is not None:
+            out.append(KeepRule(s.root, where[1], label, exact=True))
+    for t in decisions.blocking():
+        if t.root not in wanted or not t.target or t.root is None:
+            continue
+        label = f"a decision record for it does not match its checksum ({t.location}, line {t.line})"
+        if (t.match or "").startswith(GLOB):
+            out.append(KeepRule(t.root, (t.match or "")[len(GLOB):], label))
+        elif (where := _root_of(t.target, [parse(t.root)])) is not None:
+            out.append(KeepRule(t.root, where[1], label, exact=True))
+    return tuple(out)
+
+
 def with_decisions(result: ScanResult, decisions: DecisionSet) -> tuple[ScanResult, Applied]:
     """``result`` with its findings' decisions replaced by ``decisions`` (and the warnings they raise)."""
     applied = apply_decisions(result, decisions)

@@ -349,3 +349,27 @@ def test_old_findings_json_without_the_new_fields_still_loads(tmp_path: Path) ->
     applied = apply_decisions(result, ds)
     again = Finding.from_dict(json.loads(json.dumps(applied.findings[0].to_dict())))
     assert again.kept and again.decision == applied.findings[0].decision
+
+
+def test_standing_keeps_need_no_scan_and_include_stale_and_tampered(lake: Path) -> None:
+    from rotscan.decisions import standing_keeps
+
+    result = scan_of(lake)
+    orders = fid(result, "audit/orders")
+    ds = decide(lake, result, Request("keep", orders, "audit copy", "2026-12-31"),
+                Request("keep", "exports/**", "exports stay"), Request("approve", "backup/**"))
+    roots = [f"file:{lake}"]
+    rules = standing_keeps(ds, roots, date(2026, 12, 31))
+    assert sorted((k.pattern, k.exact) for k in rules) == [("audit/orders", True), ("exports/**", False)]
+    assert next(k for k in rules if k.exact).covers("audit/orders/part-0.parquet")
+    assert not next(k for k in rules if k.exact).covers("audit/orders_v2")
+    assert [k.pattern for k in standing_keeps(ds, roots, date(2027, 1, 1))] == ["exports/**"]  # the keep expired
+    assert standing_keeps(ds, ["file:/other"], date(2026, 12, 31)) == ()
+    path = lake / "_rotscan/decisions.jsonl"
+    lines = path.read_text().splitlines()
+    tampered = json.loads(lines[2])
+    tampered["op"] = "keep"  # the approval edited into a keep: not trusted either way, and not acted on
+    path.write_text("\n".join([*lines[:2], json.dumps(tampered)]) + "\n")
+    ds = read_root(LocalStorage(), parse(str(lake)))
+    labels = {k.pattern: k.label for k in standing_keeps(ds, roots, date(2026, 12, 31))}
+    assert "does not match its checksum" in labels["backup/**"]
