@@ -127,7 +127,7 @@ def decide_cmd(out_dir: Path, keep: tuple[str, ...], approve: tuple[str, ...], r
 def _cleanup_context(config: Any) -> Any:
     import os
 
-    from rotscan.cleanup.apply import CleanupContext
+    from rotscan.cleanup.context import CleanupContext
 
     return CleanupContext(config=config, user="", env=dict(os.environ))
 

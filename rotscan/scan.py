@@ -24,6 +24,7 @@ from rotscan import __version__
 from rotscan.cleanup.audit import read_cleanup_history
 from rotscan.core.formatting import format_bytes
 from rotscan.crawl.discover import CrawlRules
+from rotscan.decisions import DecisionSettings, read_decisions, with_decisions
 from rotscan.detect.obsolete import ObsoleteRules, detect_obsolete
 from rotscan.detect.redundant import RedundancyRules, detect_redundant
 from rotscan.detect.trivial import TrivialRules, detect_trivial
@@ -54,13 +55,14 @@ class ScanRules:
     trivial: TrivialRules
     redundancy: RedundancyRules
     obsolete: ObsoleteRules
+    decisions: DecisionSettings
 
     @classmethod
     def from_runtime(cls, rt: Runtime) -> ScanRules:
         cfg = rt.config
         return cls(ScanSettings.from_config(cfg), CrawlRules.from_config(cfg), ProfileSettings.from_config(cfg),
                    UsageSettings.from_config(cfg), TrivialRules.from_config(cfg), RedundancyRules.from_config(cfg),
-                   ObsoleteRules.from_config(cfg))
+                   ObsoleteRules.from_config(cfg), DecisionSettings.from_config(cfg))
 
 
 def resolve_roots(roots: Sequence[str]) -> list[Uri]:
@@ -112,7 +114,7 @@ def run_scan(roots: Sequence[str], ctx: Runtime, *, as_of: datetime | None = Non
     usage = None
     if usage_paths:
         usage = gather_usage(usage_paths, entries, rules.usage, warnings, as_of, ctx.progress)
-    datasets = [e.dataset for e in entries]
+    datasets = [replace(e.dataset, fingerprint=e.fingerprint) for e in entries]
     issues = [i for e in entries for i in e.issues]
     read_recently = set() if usage is None else {
         uri for uri, u in usage.stats.items() if u.last_read is not None and u.reads_90d > 0}
@@ -146,9 +148,25 @@ def run_scan(roots: Sequence[str], ctx: Runtime, *, as_of: datetime | None = Non
     )
     datasets.sort(key=lambda d: d.uri)
     findings.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))
-    return ScanResult(scan=info, datasets=tuple(datasets), findings=tuple(findings), warnings=tuple(warnings),
-                      lineage=None if usage is None else usage.graph.to_dict(),
-                      signatures=signatures, cleanup_history=cleanup_runs)
+    result = ScanResult(scan=info, datasets=tuple(datasets), findings=tuple(findings), warnings=tuple(warnings),
+                        lineage=None if usage is None else usage.graph.to_dict(),
+                        signatures=signatures, cleanup_history=cleanup_runs)
+    return _apply_decisions(result, uris, ctx, rules.decisions)
+
+
+def _apply_decisions(result: ScanResult, uris: Sequence[Uri], ctx: Runtime, settings: DecisionSettings) -> ScanResult:
+    """The reviewers' decisions of the roots (and ``[decisions] file``) attached to the findings they
+    match; what cannot be read or applied becomes warnings (:mod:`rotscan.decisions`)."""
+    decisions = read_decisions(uris, ctx.storage, settings)
+    if not (decisions.records or decisions.rejected or decisions.unreadable):
+        return result
+    result, applied = with_decisions(result, decisions)
+    decided = [f.decision for f in result.findings if f.decision is not None]
+    ctx.progress(f"review decisions: {sum(1 for f in result.findings if f.kept):,} finding(s) kept, "
+                 f"{sum(1 for f in result.findings if f.approved):,} approved, "
+                 f"{sum(1 for d in decided if d.stale):,} stale, {sum(1 for d in decided if d.expired):,} expired, "
+                 f"{len(applied.orphaned):,} matching no finding")
+    return result
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -108,7 +108,9 @@ def test_a_stale_approval_is_not_planned(lake, tmp_path: Path) -> None:  # type:
     age(root / "exports/not_really.csv", 3)
     out2 = tmp_path / "scan2"
     ok("scan", root, "--out", out2, "--no-profile", "-q")
-    assert findings(out2)["exports/not_really.csv"]["id"] == not_really["id"]  # the same finding, changed data
+    f = findings(out2)["exports/not_really.csv"]
+    assert f["id"] == not_really["id"] and f["decision"]["decision"] == "approve"  # the same finding, changed data
+    assert f["decision"]["stale"] and f["decision"]["stale_reason"].startswith("the data changed since the decision")
     doc = plan(out2, tmp_path)
     assert "exports/not_really.csv" not in planned(doc, root)
     reason = not_planned(doc, root)["exports/not_really.csv"]
@@ -251,11 +253,79 @@ def test_list_json_and_the_audit_trail_in_cleanup_history(lake, tmp_path: Path) 
     assert d["status"] == "applies" and d["id"] == rec["id"] and len(d["findings"]) >= 4
     text = ok("decide", out, "--list").output
     assert "[applies ] keep    exports/** (glob) by erin" in text and "1 decision(s) in force: 1 applies" in text
-    # the next scan finds the decision in the root's audit trail (cleanup_history)
+    # the next scan: kept findings carry the decision, are not counted, and the decision is in the history
     out2 = tmp_path / "scan2"
-    ok("scan", root, "--out", out2, "--no-profile", "-q")
+    r = ok("scan", root, "--out", out2, "--no-profile", "-q")
     doc = json.loads((out2 / "findings.json").read_text())
+    kept = [f for f in doc["findings"] if f["decision"] is not None]
+    assert kept and all(f["decision"]["decision"] == "keep" and f["decision"]["by"] == "erin" for f in kept)
+    assert {f["uri"].split("/lake/", 1)[1].split("/")[0] for f in kept} == {"exports"}
+    assert f"{len(kept)} finding(s) kept by review decisions" in r.output
     (run_,) = [c for c in doc["cleanup_history"] if c["run_id"] == rec["batch"]]
     assert run_["counts"]["decided"] == 1 and run_["users"] == ["erin"]
     ok("decide", out2, "--revoke", "exports/**")
     assert json.loads(ok("decide", out2, "--list", "--json").output)["decisions"] == []
+
+
+def test_the_next_scan_counts_kept_findings_out_of_every_total(lake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from rotscan.findings_io import read_findings
+    from rotscan.report.summary import summarize
+
+    root, out = lake
+    doc = json.loads((out / "findings.json").read_text())
+    assert all(d["fingerprint"] for d in doc["datasets"])  # the scan records each dataset's fingerprint
+    before = summarize(read_findings(out), price_per_gb_month=1.0)
+    bulk = findings(out)["tmp/bulk_dump"]
+    ok("decide", out, "--keep", bulk["id"], "--reason", "fixture", "--json")
+    out2 = tmp_path / "scan2"
+    r = ok("scan", root, "--out", out2, "--no-profile")  # progress on (stderr is mixed into the output)
+    assert "review decisions: 1 finding(s) kept, 0 approved, 0 stale, 0 expired, 0 matching no finding" in r.output
+    after = summarize(read_findings(out2), price_per_gb_month=1.0)
+    assert after.rot_bytes == before.rot_bytes - bulk["reclaimable_bytes"]
+    assert (after.kept_findings, after.kept_bytes) == (1, bulk["reclaimable_bytes"])
+    assert f"({after.rot_bytes:,} bytes reclaimable)" in r.output
+    snapshot = json.loads(next((out2 / "history").glob("*.json")).read_text())
+    assert bulk["id"] not in {f["id"] for f in snapshot["findings"]}
+    # the re-rendered report and a decision-free rescan agree with the findings.json
+    ok("report", out2)
+    ok("decide", out2, "--revoke", bulk["id"])
+    out3 = tmp_path / "scan3"
+    ok("scan", root, "--out", out3, "--no-profile", "-q")
+    assert summarize(read_findings(out3), price_per_gb_month=1.0).rot_bytes == before.rot_bytes
+    assert findings(out3)["tmp/bulk_dump"]["decision"] is None
+
+
+def test_bad_decision_files_never_break_a_scan(lake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root, out = lake
+    ok("decide", out, "--keep", "exports/**", "--reason", "exports stay")
+    log = root / "_rotscan/decisions.jsonl"
+    good = log.read_text()
+    rec = json.loads(good)
+    rec["reason"] = "edited"
+    log.write_bytes(b"\x00garbage\n" + json.dumps(rec).encode() + b"\n" + good.encode() + b'{"torn')
+    out2 = tmp_path / "scan2"
+    ok("scan", root, "--out", out2, "--no-profile", "-q")
+    doc = json.loads((out2 / "findings.json").read_text())
+    codes = [w["code"] for w in doc["warnings"] if w["code"].startswith("decision")]
+    assert sorted(codes) == ["decision_malformed", "decision_malformed", "decision_tampered"]
+    assert any(f["decision"] and f["decision"]["reason"] == "exports stay" for f in doc["findings"])
+    assert not any(f["decision"] and f["decision"]["reason"] == "edited" for f in doc["findings"])
+
+
+def test_a_keep_made_after_the_plan_stops_apply(lake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root, out = lake
+    doc = plan(out, tmp_path)
+    assert "tmp/bulk_dump" in planned(doc, root) and "exports/Thumbs.db" in planned(doc, root)
+    ok("decide", out, "--keep", "tmp/bulk_dump/batch=1/**", "--keep", "exports/Thumbs.db", "--reason", "evidence",
+       user="frank")
+    snapshot = tree(root)
+    r = ok("apply", tmp_path / "plan.json", "--execute", "--json")
+    by_rel = {a["uri"][len(f"file:{root}/"):]: a for a in json.loads(r.output)["actions"]}
+    assert by_rel["tmp/bulk_dump"]["status"] == "skipped"
+    assert by_rel["tmp/bulk_dump"]["reason"].startswith("refused: contains batch=1/part-00001.csv, kept by frank")
+    assert by_rel["exports/Thumbs.db"] == {**by_rel["exports/Thumbs.db"], "status": "skipped",
+                                           "reason": "refused: kept by frank: evidence"}
+    assert by_rel["exports/.DS_Store"]["status"] == "done"  # the rest of the plan goes ahead
+    after = tree(root)
+    assert {k: v for k, v in snapshot.items() if k.startswith("tmp/bulk_dump") or k == "exports/Thumbs.db"} == \
+        {k: v for k, v in after.items() if k.startswith("tmp/bulk_dump") or k == "exports/Thumbs.db"}

@@ -23,7 +23,7 @@ from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.audit import AuditLog
 from rotscan.cleanup.context import ActionResult, CleanupContext
 from rotscan.cleanup.journal import Journal, RunLayout, read_journal
-from rotscan.cleanup.plan import LoadedPlan, PlanAction, PlanError
+from rotscan.cleanup.plan import LoadedPlan, PlanAction, PlanError, check_kept
 from rotscan.cleanup.quarantine import Changed, Mover, move_back
 from rotscan.cleanup.recovery import find_unfinished_run, plan_roots, recover_run
 from rotscan.cleanup.safety import (
@@ -36,6 +36,7 @@ from rotscan.cleanup.safety import (
     locate,
 )
 from rotscan.cleanup.usage_check import UsageSince, recorded_sources, scan_as_of, usage_since
+from rotscan.decisions import DecisionSettings, KeepRule, read_decisions, standing_keeps
 from rotscan.errors import RotscanError, StorageError, VanishedError
 from rotscan.models import now_utc
 from rotscan.storage.base import WritableStorage
@@ -148,11 +149,21 @@ class _Checked:
     fp: fpmod.Fingerprint | None
 
 
+def _keeps_now(plan: LoadedPlan, ctx: CleanupContext, now: float) -> tuple[KeepRule, ...]:
+    """The review keeps in force for the plan's roots as they are recorded now (a keep made after the
+    plan still stops an action; so does a tampered decision record)."""
+    from datetime import datetime, timezone
+
+    decisions = read_decisions([parse(r) for r in plan.roots], ctx.storage, DecisionSettings.from_config(ctx.config))
+    return standing_keeps(decisions, plan.roots, datetime.fromtimestamp(now, tz=timezone.utc).date())
+
+
 def _revalidate(a: PlanAction, plan: LoadedPlan, ctx: CleanupContext, rules: SafetyRules, now: float,
-                moved: frozenset[str] = frozenset()) -> _Checked:
+                moved: frozenset[str] = frozenset(), keeps: tuple[KeepRule, ...] = ()) -> _Checked:
     """Raise :class:`Refused` or :class:`Changed` unless the action may go ahead now.
 
-    ``moved``: files of this action an interrupted run already quarantined (resume)."""
+    ``moved``: files of this action an interrupted run already quarantined (resume). ``keeps``: the
+    review keeps in force (:func:`_keeps_now`)."""
     uri, root, rel = locate(a.uri, plan.roots)
     if str(root) != a.root or rel != a.rel:
         raise Refused(f"the action's root/relative path ({a.root}, {a.rel}) do not match its path")
@@ -164,6 +175,10 @@ def _revalidate(a: PlanAction, plan: LoadedPlan, ctx: CleanupContext, rules: Saf
     if fp is not None:
         check_symlinks(fp)
     check_protect(rel, uri, fp, rules.protect)
+    kept = next((k for k in keeps if k.root == str(root) and k.covers(rel)), None)
+    if kept is not None:
+        raise Refused(kept.label)
+    check_kept(rel, str(root), fp, keeps)
     check_delta(storage, uri, root, a.action, fp if fp is not None else a.fingerprint)
     if a.action == "vacuum":
         if fp is None:
@@ -270,6 +285,7 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
            only: frozenset[str] | None, recent: UsageSince | None = None) -> ApplyReport:
     rules = SafetyRules.from_config(ctx.config)
     now = time.time() if now is None else now
+    keeps = _keeps_now(plan, ctx, now)
     journal_state: dict[str, list[dict[str, Any]]] = {}
     resumed = False
     recovered: list[str] = []
@@ -326,7 +342,7 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
         moved_recs = moved_by_action.get(a.id, [])
         moved = frozenset(_moved_rel(a, r) for r in moved_recs)
         try:
-            checked = _revalidate(a, plan, ctx, rules, now, moved)
+            checked = _revalidate(a, plan, ctx, rules, now, moved, keeps)
         except Refused as exc:
             res = ActionResult(a.uri, "skipped", f"refused: {exc}", 0, a.action, a.id)
             if run is not None and moved_recs:
