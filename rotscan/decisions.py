@@ -452,6 +452,8 @@ def describe_change(old: str | None, new: str) -> str:
     if old is None:
         return "no fingerprint of the data was recorded with the decision"
     a, b = _tokens(old), _tokens(new)
+    if a.get("type") == "dataset" and b.get("type") != "dataset":
+        return "the decision was made on a scan that recorded no dataset fingerprints; decide again on this scan"
     if a.get("type") != b.get("type"):
         return f"the data is a different kind of dataset now ({a.get('type')} then, {b.get('type')} now)"
     names = {"n": "files", "v": "Delta version", "files": "files", "bytes": "bytes", "mtime": "newest file",

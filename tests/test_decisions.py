@@ -322,6 +322,7 @@ def test_record_round_trip_and_checksum_cover_every_field(lake: Path) -> None:
 def test_describe_change_names_what_changed() -> None:
     assert describe_change(None, FP_AUDIT) == "no fingerprint of the data was recorded with the decision"
     assert "different kind of dataset" in describe_change(FP_AUDIT, FP_BACKUP)
+    assert "recorded no dataset fingerprints" in describe_change("dataset files=1 bytes=10 modified=None", FP_AUDIT)
     assert describe_change(FP_AUDIT, FP_AUDIT.replace("sha=aaa", "sha=abc")) == \
         "the data changed since the decision (same size, other files or content)"
 
