@@ -143,7 +143,7 @@ def _run(report: RunReport, ctx: CleanupContext, policy: RunPolicy, scan: Callab
         "started": iso(started),
         "scan": {"dir": str(step / "scan"), "id": result.scan.id, "datasets": len(result.datasets),
                  "findings": len(result.findings), "kept": sum(1 for f in decisions.findings if f.kept),
-                 "warnings": len(result.warnings) + len(decisions.warnings), "lake_bytes": lake_bytes},
+                 "warnings": len(result.warnings), "lake_bytes": lake_bytes},
         "plan": {"actions": len(plan.actions), "selected": len(chosen.plan.actions),
                  "selected_bytes": sum(a.bytes for a in chosen.plan.actions), "held_by_policy": len(chosen.held),
                  "needs_review": len(plan.needs_review), "not_planned": len(plan.not_planned)},
