@@ -92,6 +92,7 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
     Example:
       rotscan plan reports/lake --out plan.json && rotscan apply plan.json
     """
+    from rotscan.cleanup.archive import ArchiveSettings
     from rotscan.cleanup.context import CleanupContext
     from rotscan.cleanup.plan import build_plan, write_plan
     from rotscan.cleanup.safety import SafetyRules
@@ -110,7 +111,8 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
     for w in decisions.warnings:
         click.echo(f"warning: {w.uri}: {w.message}", err=True)
     plan = build_plan(result, ctx.storage, SafetyRules.from_config(config), include_review=include_review,
-                      scan_dir=str(scan_dir.resolve()), findings_sha256=digest, decisions=decisions)
+                      scan_dir=str(scan_dir.resolve()), findings_sha256=digest, decisions=decisions,
+                      archive=ArchiveSettings.from_config(config))
     write_plan(plan, out)
     total = sum(a.bytes for a in plan.actions)
     kept = sum(1 for f in decisions.findings if f.kept)

@@ -425,7 +425,8 @@ class ScanInfo:
         )
 
 
-CLEANUP_GROUPS = ("quarantined", "vacuumed", "restored", "purged", "skipped", "failed", "decided")
+CLEANUP_GROUPS = ("quarantined", "vacuumed", "restored", "purged", "skipped", "failed", "decided", "archived",
+                  "unarchived", "compacted", "uncompacted")
 
 
 @dataclass(frozen=True)
@@ -437,7 +438,11 @@ class CleanupRun:
     actions done: moved out of the lake into quarantine), ``vacuumed`` (Delta files removed by
     vacuum), ``restored`` (put back), ``purged`` (quarantine deleted for good), ``skipped`` and
     ``failed`` (actions not done; no bytes), ``decided`` (review decisions recorded by one
-    ``rotscan decide`` call, whose run id is ``decide-…``; no bytes).
+    ``rotscan decide`` call, whose run id is ``decide-…``; no bytes), ``archived`` (datasets moved to
+    their archive location — not taken out of storage, so never part of :attr:`reclaimed_bytes`;
+    ``monthly_saved`` is what they save per month), ``unarchived`` (archived datasets restored),
+    ``compacted`` (bytes of the small files a compaction replaced; the data stays) and
+    ``uncompacted`` (compactions undone by restore).
     """
 
     run_id: str
@@ -447,6 +452,7 @@ class CleanupRun:
     users: tuple[str, ...]
     counts: dict[str, int] = field(default_factory=dict)
     bytes: dict[str, int] = field(default_factory=dict)
+    monthly_saved: float = 0.0  # by the run's archives, less those restored (storage-class prices)
 
     def count(self, group: str) -> int:
         return int(self.counts.get(group, 0))
@@ -463,14 +469,15 @@ class CleanupRun:
         return {"run_id": self.run_id, "root": self.root, "first": iso(self.first), "last": iso(self.last),
                 "users": list(self.users), "counts": {g: self.count(g) for g in CLEANUP_GROUPS},
                 "bytes": {g: self.nbytes(g) for g in CLEANUP_GROUPS},
-                "reclaimed_bytes": self.reclaimed_bytes}
+                "reclaimed_bytes": self.reclaimed_bytes, "monthly_saved": self.monthly_saved}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CleanupRun:
         return cls(run_id=str(d["run_id"]), root=str(d.get("root", "")), first=parse_iso(d.get("first")),
                    last=parse_iso(d.get("last")), users=tuple(str(u) for u in d.get("users") or ()),
                    counts={str(k): int(v) for k, v in (d.get("counts") or {}).items()},
-                   bytes={str(k): int(v) for k, v in (d.get("bytes") or {}).items()})
+                   bytes={str(k): int(v) for k, v in (d.get("bytes") or {}).items()},
+                   monthly_saved=float(d.get("monthly_saved") or 0.0))
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ def tree(root: Path, skip_state: bool = True) -> dict[str, tuple[str, int]]:
 
 
 def plan_and_load(out: Path, plan_path: Path, cfg: Config | None = None, **kw: Any):  # type: ignore[no-untyped-def]
+    from rotscan.cleanup.archive import ArchiveSettings
     from rotscan.cleanup.context import CleanupContext
     from rotscan.cleanup.plan import build_plan, read_plan, write_plan
     from rotscan.cleanup.safety import SafetyRules
@@ -99,6 +100,7 @@ def plan_and_load(out: Path, plan_path: Path, cfg: Config | None = None, **kw: A
     cfg = cfg or config()
     ctx = CleanupContext(config=cfg, user="tester")
     kw.setdefault("scan_dir", str(out.resolve()))
+    kw.setdefault("archive", ArchiveSettings.from_config(cfg))
     plan = build_plan(read_findings(out), ctx.storage, SafetyRules.from_config(cfg), **kw)
     write_plan(plan, plan_path)
     return plan, read_plan(plan_path)

@@ -140,13 +140,16 @@ def test_restore_refuses_to_overwrite_new_data(planned) -> None:  # type: ignore
     assert any(p.name == ".DS_Store" for p in (root / "_rotscan/quarantine").rglob(".DS_Store"))
 
 
-def test_compact_and_archive_are_reported_not_implemented(planned) -> None:  # type: ignore[no-untyped-def]
+def test_archive_without_an_archive_location_is_refused(planned) -> None:  # type: ignore[no-untyped-def]
     root, path = planned
     doc = json.loads(path.read_text())
     doc["actions"] = [reseal({**doc["actions"][0], "action": "archive"})]
     path.write_text(json.dumps(doc))
+    before = tree(root)
     (result,) = apply_plan(read_plan(path), context(), execute=True).planned
-    assert (result.status, result.reason) == ("skipped", "not implemented in this version")
+    assert (result.status, result.reason) == ("skipped", "refused: no archive location is configured for this path "
+                                                         "([cleanup.archive])")
+    assert tree(root) == before
 
 
 def test_purge(planned) -> None:  # type: ignore[no-untyped-def]

@@ -4,8 +4,9 @@ For each action, in plan order: the safety rules again (:mod:`rotscan.cleanup.sa
 path is compared with the plan's fingerprint (anything new, changed or missing → skipped), then the
 minimum age and the run's blast-radius limits. ``quarantine`` and ``delete`` move the files into
 ``<root>/_rotscan/quarantine/<run_id>/<relative path>`` (``delete`` is final only after ``purge``);
-``vacuum`` goes through Delta (:mod:`rotscan.cleanup.vacuum`); ``compact`` and ``archive`` are
-reported as not implemented. Every file move is journaled; a run interrupted at any point is
+``vacuum`` goes through Delta (:mod:`rotscan.cleanup.vacuum`); ``archive`` moves the files to the
+configured archive location (:mod:`rotscan.cleanup.archive`); ``compact`` is reported as not
+implemented. Every file move is journaled; a run interrupted at any point is
 finished (or its half-done action rolled back) by running apply again on the same plan, or with
 ``resume``.
 """
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rotscan.cleanup import archive
 from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.audit import AuditLog
 from rotscan.cleanup.context import ActionResult, CleanupContext
@@ -43,7 +45,7 @@ from rotscan.storage.base import WritableStorage
 from rotscan.uri import Uri, parse
 from rotscan.usage.aggregate import UsageSettings
 
-NOT_IMPLEMENTED = ("compact", "archive")
+NOT_IMPLEMENTED = ("compact",)
 
 
 def new_run_id() -> str:
@@ -105,6 +107,10 @@ class _Run:
             j = self.journal(root)
             self.movers[key] = Mover(j.storage, j, force_copy=self.ctx.force_copy, hook=self._hook)
         return self.movers[key]
+
+    def mover_with(self, root: Uri, storage: WritableStorage, *, force_copy: bool) -> Mover:
+        """A mover that journals under ``root`` and moves through ``storage`` (archive targets)."""
+        return Mover(storage, self.journal(root), force_copy=force_copy or self.ctx.force_copy, hook=self._hook)
 
     def _hook(self, step: str, n: int) -> None:
         if step == "moved":
@@ -284,6 +290,7 @@ def _usage_since(plan: LoadedPlan, ctx: CleanupContext, extra: Sequence[str]) ->
 def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str | None, now: float | None,
            only: frozenset[str] | None, recent: UsageSince | None = None) -> ApplyReport:
     rules = SafetyRules.from_config(ctx.config)
+    archiving = archive.ArchiveSettings.from_config(ctx.config)
     now = time.time() if now is None else now
     keeps = _keeps_now(plan, ctx, now)
     journal_state: dict[str, list[dict[str, Any]]] = {}
@@ -380,15 +387,27 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
         n_bytes += a.bytes
         if run is None:
             try:
-                results.append(_dry_run(a, checked, ctx, rules))
+                if a.action == "archive":
+                    results.append(archive.dry_run(a, checked.storage, plan_roots(plan), archiving))
+                else:
+                    results.append(_dry_run(a, checked, ctx, rules))
+            except Refused as exc:
+                results.append(ActionResult(a.uri, "skipped", f"refused: {exc}", 0, a.action, a.id))
             except RotscanError as exc:
                 results.append(ActionResult(a.uri, "failed", str(exc), 0, a.action, a.id))
             continue
         try:
             if a.action == "vacuum":
                 res = _vacuum(run, a, checked, rules, resumed_moves=moved_recs)
+            elif a.action == "archive":
+                res = archive.execute(run, a, uri=checked.uri, root=checked.root, storage=checked.storage,
+                                      roots=plan_roots(plan), settings=archiving, already=moved_recs)
             else:
                 res = _quarantine(run, a, checked, moved, already=moved_recs)
+        except Refused as exc:
+            res = ActionResult(a.uri, "skipped", f"refused: {exc}", 0, a.action, a.id)
+            run.audit(checked.root).record(a.action, run_id=run.run_id, uri=a.uri, status="skipped",
+                                           reason=res.reason)
         except RotscanError as exc:
             res = ActionResult(a.uri, "failed", str(exc), 0, a.action, a.id)
             j = run.journal(checked.root)

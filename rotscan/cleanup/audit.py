@@ -107,7 +107,10 @@ def read_cleanup_history(storage: Storage, root: Uri, warnings: list[ScanWarning
 
 
 _GROUP_OF_EVENT = {"quarantine": "quarantined", "delete": "quarantined", "vacuum": "vacuumed",
-                   "restore": "restored", "purge": "purged", "decision": "decided"}
+                   "restore": "restored", "purge": "purged", "decision": "decided", "archive": "archived",
+                   "compact": "compacted"}
+# a restore of an archive or a compaction is counted apart from restored quarantine
+_GROUP_OF_RESTORED = {"archive": "unarchived", "compact": "uncompacted"}
 
 
 def parse_audit_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
@@ -127,14 +130,15 @@ def _int(value: Any) -> int:
 
 def summarize_audit(records: Iterable[dict[str, Any]], root: str) -> tuple[CleanupRun, ...]:
     """One :class:`CleanupRun` per run id, oldest first. An action done counts its bytes in its
-    group (quarantine/delete → quarantined, vacuum, restore, purge); one skipped or failed counts
-    under ``skipped``/``failed`` with no bytes."""
+    group (quarantine/delete → quarantined, vacuum, restore, purge, archive → archived, compact →
+    compacted; a restore of an archive → unarchived, of a compaction → uncompacted); one skipped
+    or failed counts under ``skipped``/``failed`` with no bytes."""
     runs: dict[str, dict[str, Any]] = {}
     for rec in records:
         run_id = rec["run_id"]
         run = runs.setdefault(run_id, {"first": None, "last": None, "users": [],
                                        "counts": dict.fromkeys(CLEANUP_GROUPS, 0),
-                                       "bytes": dict.fromkeys(CLEANUP_GROUPS, 0)})
+                                       "bytes": dict.fromkeys(CLEANUP_GROUPS, 0), "saved": 0.0})
         try:
             ts = parse_iso(rec.get("time")) if isinstance(rec.get("time"), str) else None
         except ValueError:
@@ -150,10 +154,15 @@ def summarize_audit(records: Iterable[dict[str, Any]], root: str) -> tuple[Clean
             run["counts"][status] += 1
             continue
         group = _GROUP_OF_EVENT.get(rec["event"])
+        if rec["event"] == "restore":
+            group = _GROUP_OF_RESTORED.get(str(rec.get("restored_action")), group)
         if group is None or status != "done":
             continue
         run["counts"][group] += 1
         run["bytes"][group] += _int(rec.get("bytes"))
+        saved = rec.get("monthly_cost_saved")
+        if isinstance(saved, (int, float)) and not isinstance(saved, bool):
+            run["saved"] += float(saved) if group == "archived" else -float(saved) if group == "unarchived" else 0.0
     out = [CleanupRun(run_id=run_id, root=root, first=r["first"], last=r["last"], users=tuple(r["users"]),
-                      counts=r["counts"], bytes=r["bytes"]) for run_id, r in runs.items()]
+                      counts=r["counts"], bytes=r["bytes"], monthly_saved=r["saved"]) for run_id, r in runs.items()]
     return tuple(sorted(out, key=lambda r: (r.first is None, r.first or datetime.min, r.run_id)))

@@ -39,7 +39,11 @@ class ActionResult:
     id: str = ""
     files: int = 0
     planned: bool = True  # False: an entry of the plan's not_planned list, reported as skipped
+    # What an archive or compact action did beyond its bytes (target, storage classes, monthly cost
+    # saved; files before/after, Delta versions); None for the other actions
+    details: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"uri": self.uri, "status": self.status, "reason": self.reason, "bytes": self.bytes,
-                "action": self.action, "id": self.id, "files": self.files, "planned": self.planned}
+                "action": self.action, "id": self.id, "files": self.files, "planned": self.planned,
+                "details": self.details}

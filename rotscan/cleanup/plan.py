@@ -22,6 +22,8 @@ from typing import Any
 
 from rotscan import __version__
 from rotscan.cleanup import fingerprint as fpmod
+from rotscan.cleanup.archive import ArchiveSettings
+from rotscan.cleanup.archive import plan_details as plan_archive
 from rotscan.cleanup.safety import (
     Refused,
     SafetyRules,
@@ -34,7 +36,7 @@ from rotscan.decisions import Applied, KeepRule, keep_label
 from rotscan.errors import RotscanError, StorageError, VanishedError
 from rotscan.models import Dataset, Finding, ScanResult, iso, now_utc, utc_from_epoch
 from rotscan.storage.base import WritableStorage
-from rotscan.uri import Uri
+from rotscan.uri import Uri, parse
 
 PLAN_VERSION = 1
 ACTIONABLE = ("quarantine", "delete", "vacuum", "compact", "archive")
@@ -274,14 +276,20 @@ def _decided(findings: Sequence[Finding], blocked: Mapping[str, str], include_re
 
 def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], rules: SafetyRules, *,
                include_review: bool = False, scan_dir: str | None = None, findings_sha256: str | None = None,
-               now: float | None = None, decisions: Applied | None = None) -> CleanupPlan:
+               now: float | None = None, decisions: Applied | None = None,
+               archive: ArchiveSettings | None = None) -> CleanupPlan:
     """One action per path from ``scan``'s findings, checked against the storage as it is now.
 
     Review decisions (``decisions``: the roots' decisions applied to the scan, see
     :func:`rotscan.decisions.apply_decisions`; without it, the decisions the findings carry): a kept
     finding is never planned, nor is any path holding kept data; an approved review-level finding
-    is planned as :data:`APPROVED_ACTION` says; a stale approval is not planned."""
+    is planned as :data:`APPROVED_ACTION` says; a stale approval is not planned.
+
+    ``archive``: the archive locations (``[cleanup.archive]``) — an ``archive`` action records its
+    target, storage class and the monthly cost it saves; a path no location covers, or whose target
+    is refused, is not planned."""
     now = time.time() if now is None else now
+    archive = archive or ArchiveSettings()
     roots = scan.scan.roots
     started = scan.scan.started.timestamp()
     datasets = {d.uri: d for d in scan.datasets}
@@ -344,6 +352,12 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
         related = tuple(dict.fromkeys(r for f in findings for r in f.related))
         details: dict[str, Any] = {}
         nbytes = fp.bytes
+        if action == "archive":
+            try:
+                details = plan_archive(uri, fp.bytes, storage, archive, [parse(r) for r in roots])
+            except Refused as exc:
+                skip(f"refused: {exc}")
+                continue
         if action == "vacuum":
             nbytes = max(f.reclaimable_bytes for f in findings)
             ds = datasets.get(str(uri))

@@ -18,7 +18,7 @@ from rotscan.cleanup.journal import Journal, RunLayout, list_runs, read_journal
 from rotscan.cleanup.lock import RootLock
 from rotscan.errors import ConfigError
 from rotscan.models import iso, now_utc, parse_iso
-from rotscan.uri import Uri
+from rotscan.uri import Uri, parse
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -80,7 +80,10 @@ def _purge_root(ctx: CleanupContext, root: Uri, older_than: timedelta, dry_run: 
             continue
         done = {r["seq"] for r in records if r["op"] == "done"}
         restored = {r["seq"] for r in records if r["op"] == "restore_done"}
-        held = [r for r in records if r["op"] == "intent" and r["n"] in done and r["n"] not in restored]
+        # only what sits in the quarantine: an archive's files are at its archive location, a
+        # compaction's new files in the dataset — purge never touches either
+        held = [r for r in records if r["op"] == "intent" and r["n"] in done and r["n"] not in restored
+                and parse(str(r["dst"])).is_within(layout.quarantine)]
         nbytes = sum(int(r["size"]) for r in held)
         if dry_run:
             report.runs.append(ActionResult(where, "done", f"dry run: would delete {len(held):,} quarantined "

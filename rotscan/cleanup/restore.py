@@ -1,9 +1,10 @@
-"""``restore``: put back, byte for byte, everything one run quarantined.
+"""``restore``: put back, byte for byte, everything one run quarantined or archived.
 
 The run's journal (kept with the lake under ``<root>/_rotscan/runs/<run_id>/``) lists every file
 moved, with its size, mtime and SHA-256. Each is moved back and verified; a path that now holds
 other data is refused for that file rather than overwritten. Restoring is idempotent and safe to
-rerun after a crash (an interrupted restore is journaled too).
+rerun after a crash (an interrupted restore is journaled too). Archived datasets are copied back
+from their archive location in the storage class each file had (:func:`rotscan.cleanup.archive.restore`).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _restore_root(ctx: CleanupContext, root: Uri, run_id: str) -> list[ActionRes
     layout = RunLayout(root, run_id)
     records = read_journal(storage, layout)
     purged = [r for r in records if r["op"] == "purged"]
-    if purged:
+    if purged and not any(r["op"] == "action" and r.get("action") == "archive" for r in records):
         raise RotscanError(f"run {run_id} under {root} was purged at {purged[0]['time']}; nothing left to restore")
     if records and not any(r["op"] == "end" for r in records):
         from rotscan.cleanup.recovery import load_run_plan, recover_run
@@ -78,6 +79,10 @@ def _restore_root(ctx: CleanupContext, root: Uri, run_id: str) -> list[ActionRes
     actions = {r["action_id"]: r for r in records if r["op"] == "action"}
     out: list[ActionResult] = []
     for action_id, act in actions.items():
+        if purged and act.get("action") != "archive":  # archived data is not in the quarantine purge deleted
+            out.append(ActionResult(act["uri"], "skipped", f"the run's quarantine was purged at {purged[0]['time']}; "
+                                    "nothing left to restore", 0, act["action"], action_id))
+            continue
         moves = [r for r in records if r["op"] == "intent" and r["n"] in done and r["action_id"] == action_id]
         if act.get("mode") == "delta":
             out.append(ActionResult(act["uri"], "skipped", "VACUUM deleted these files permanently "
@@ -92,6 +97,11 @@ def _restore_root(ctx: CleanupContext, root: Uri, run_id: str) -> list[ActionRes
                 for part in d.split("/"):
                     target = target.child(part)
                 storage.mkdirs(target)
+        if act.get("action") == "archive":
+            from rotscan.cleanup import archive
+
+            out.append(archive.restore(ctx, storage, journal, audit, run_id, act, moves, restored, pending))
+            continue
         nbytes = 0
         problems: list[str] = []
         for rec in moves:
