@@ -98,7 +98,7 @@ def _profile_spark(todo: list[InventoryEntry], rt: Runtime, settings: ProfileSet
             last_note = now
 
     jobs = [ProfileJob(e.read_format or e.dataset.format, e.read_paths, e.base_path, rows_estimate(e), e.csv_header,
-                       _batch_key(e), files=e.dataset.files) for e in todo]
+                       _batch_key(e), files=e.dataset.files, bytes=e.dataset.bytes) for e in todo]
     results = profile_many(spark, jobs, k=settings.signature_bins, sample_target=settings.sample_target,
                            on_done=on_done)
     for e, p in zip(todo, results, strict=True):

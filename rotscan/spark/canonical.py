@@ -62,12 +62,14 @@ def _typed(col: Any, dtype: Any) -> Any:
     return col.cast("string")
 
 
-def value_hash(col: Any, name: str, dtype: Any, text_source: bool) -> Any:
-    """The salted canonical hash (bigint) of one column, null-safe."""
+def value_hash(col: Any, name: str, dtype: Any, text_source: bool, *, salt_column: Any = None) -> Any:
+    """The salted canonical hash (bigint) of one column, null-safe. ``salt_column`` (a bigint
+    column) replaces the literal ``salt(name)``: ``xxhash64`` hashes both alike (the bulk path
+    reads each file's salts from a lookup, ``rotscan.spark.bulk``)."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    s = F.lit(salt(name))
+    s = F.lit(salt(name)) if salt_column is None else salt_column
     if text_source and isinstance(dtype, T.StringType):
         return (F.when(col.rlike(NUMBER_TEXT), F.xxhash64(s, col.cast("double") + F.lit(0.0)))
                 .when(col.rlike(TIMESTAMP_TEXT) & F.try_to_timestamp(col).isNotNull(),

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from rotscan.redundancy.signature import Signature
+    from rotscan.spark.bulk import BulkLimits
 
 CORRUPT_COLUMN = "_corrupt_record"
 TEXT_SOURCES = frozenset({"csv", "json", "text"})
@@ -158,6 +159,7 @@ class ProfileJob:
     batch_key: tuple[Any, ...] | None = None
     # how many files ``paths`` stand for (a path may be a directory of part-files); 0: len(paths)
     files: int = 0
+    bytes: int | None = None  # the dataset's size on storage, when known (bulk batching)
 
     @property
     def file_count(self) -> int:
@@ -270,10 +272,12 @@ BATCHABLE = frozenset({"csv", "parquet", "orc"})
 
 def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, sample_target: int = 4096,
                  batch_max_rows: int = 500_000, batch_max_files: int = 512,
-                 on_done: Any = None) -> list[Profile | ReadError]:
-    """Profile many datasets; small ones of one format and schema are read together.
+                 on_done: Any = None, bulk: BulkLimits | None = None) -> list[Profile | ReadError]:
+    """Profile many datasets; small ones are read together.
 
-    Small datasets (at most ``sample_target`` rows, so kept whole in their sample) whose files can be
+    CSV datasets up to ``bulk.dataset_max_bytes`` go in bulk whatever their headers
+    (``rotscan.spark.bulk``: one job over many files; ``BulkLimits(dataset_max_bytes=0)`` turns it
+    off). Other small datasets (at most ``sample_target`` rows, so kept whole in their sample) whose files can be
     read by one reader — CSV with the same header, Parquet/ORC with the same schema (``batch_key``) —
     are loaded as one DataFrame and aggregated by ``input_file_name()``; the driver merges each
     dataset's files. A folder of hundreds of small exports then costs a few Spark jobs instead of
@@ -290,13 +294,16 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
         if on_done is not None:
             on_done(i)
 
-    def single(i: int) -> None:
+    def alone(i: int) -> Profile | ReadError:
         job = jobs[i]
         try:
-            results[i] = profile(spark, job.fmt, job.paths, job.base_path, k=k, sample_target=sample_target,
-                                 rows_estimate=job.rows_estimate, columns=job.columns)
+            return profile(spark, job.fmt, job.paths, job.base_path, k=k, sample_target=sample_target,
+                           rows_estimate=job.rows_estimate, columns=job.columns)
         except ReadError as exc:
-            results[i] = exc
+            return exc
+
+    def single(i: int) -> None:
+        results[i] = alone(i)
         done(i)
 
     def run_batch(members: list[int]) -> None:
@@ -332,9 +339,21 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
                 results[i] = exc
             done(i)
 
+    from rotscan.spark.bulk import BulkLimits, eligible
+
+    limits = bulk or BulkLimits()
+    in_bulk = [i for i, job in enumerate(jobs) if eligible(job, limits)]
+    if in_bulk:
+        for i, r in _profile_bulk(spark, jobs, in_bulk, k=k, sample_target=sample_target, limits=limits,
+                                  single=alone, on_done=on_done).items():
+            results[i] = r
+    bulked = set(in_bulk)
+
     batches: dict[tuple[Any, ...], list[list[int]]] = {}
     sizes: dict[tuple[Any, ...], tuple[int, int]] = {}
     for i, job in enumerate(jobs):
+        if i in bulked:
+            continue
         est = job.rows_estimate
         if (job.fmt not in BATCHABLE or job.base_path is not None or job.batch_key is None or est is None
                 or est > sample_target):
@@ -351,6 +370,51 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
         for members in groups:
             run_batch(members)
     return [r if r is not None else ReadError("not profiled") for r in results]
+
+
+def _profile_bulk(spark: SparkSession, jobs: list[ProfileJob], members: list[int], *, k: int,
+                  sample_target: int, limits: BulkLimits, single: Any,
+                  on_done: Any = None) -> dict[int, Profile | ReadError]:
+    """Profile the bulk-eligible ``members`` of ``jobs`` (``rotscan.spark.bulk``); ``single(i)``
+    profiles one dataset alone (a batch of one, or isolating a failure). A batch that fails is
+    halved and retried, so one bad file costs ``O(log n)`` extra jobs and never hides the others."""
+    from rotscan.spark import bulk
+    from rotscan.spark.errors import java_errors
+
+    results: dict[int, Profile | ReadError] = {}
+
+    def done(i: int, r: Profile | ReadError) -> None:
+        results[i] = r
+        if on_done is not None:
+            on_done(i)
+
+    def run(batch: list[int]) -> None:
+        if len(batch) == 1:
+            done(batch[0], single(batch[0]))
+            return
+        try:
+            with java_errors(f"reading {len(batch)} small datasets"):
+                by_ds = bulk.collect(bulk.frame(spark, _reader(spark, "csv", None), jobs, batch, k,
+                                                sample_target, _aggregate))
+        except ReadError:
+            half = len(batch) // 2
+            run(batch[:half])
+            run(batch[half:])
+            return
+        for i in batch:
+            job = jobs[i]
+            cols = list(job.columns or ())
+            try:
+                with java_errors(_what(job)):
+                    prepared = _Prepared(job, None, cols, 0, False, bulk.bits_for(job, sample_target), spark,
+                                         [(c, "string") for c in cols])
+                    done(i, _finish(prepared, by_ds.get(i, []), k))
+            except ReadError as exc:
+                done(i, exc)
+
+    for batch in bulk.batches(jobs, members, limits):
+        run(batch)
+    return results
 
 
 def projected_signature(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None,
