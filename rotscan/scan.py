@@ -27,6 +27,7 @@ from rotscan.crawl.discover import CrawlRules
 from rotscan.decisions import DecisionSettings, read_decisions, with_decisions
 from rotscan.detect.obsolete import ObsoleteRules, detect_obsolete
 from rotscan.detect.redundant import RedundancyRules, detect_redundant
+from rotscan.detect.small_files import SmallFileRules, detect_small_files
 from rotscan.detect.trivial import TrivialRules, detect_trivial
 from rotscan.detect.verify import projections, verify_sampled
 from rotscan.errors import RootNotFoundError
@@ -56,13 +57,14 @@ class ScanRules:
     redundancy: RedundancyRules
     obsolete: ObsoleteRules
     decisions: DecisionSettings
+    small_files: SmallFileRules
 
     @classmethod
     def from_runtime(cls, rt: Runtime) -> ScanRules:
         cfg = rt.config
         return cls(ScanSettings.from_config(cfg), CrawlRules.from_config(cfg), ProfileSettings.from_config(cfg),
                    UsageSettings.from_config(cfg), TrivialRules.from_config(cfg), RedundancyRules.from_config(cfg),
-                   ObsoleteRules.from_config(cfg), DecisionSettings.from_config(cfg))
+                   ObsoleteRules.from_config(cfg), DecisionSettings.from_config(cfg), SmallFileRules.from_config(cfg))
 
 
 def resolve_roots(roots: Sequence[str]) -> list[Uri]:
@@ -134,6 +136,8 @@ def run_scan(roots: Sequence[str], ctx: Runtime, *, as_of: datetime | None = Non
     findings += detect_obsolete(datasets, None if usage is None else usage.stats,
                                 None if usage is None else usage.graph, None if usage is None else usage.coverage,
                                 rules.obsolete, as_of, exclude=flagged)
+    # last: a table any other rule flagged (or holding flagged files) is never proposed for compaction
+    findings += detect_small_files(datasets, rules.small_files, exclude=[f.uri for f in findings])
     findings = _dedupe(findings)
     if tracker is not None and state_uri is not None:
         save_tracker(tracker, ctx.storage(state_uri), state_uri, uris, warnings, ctx.progress)

@@ -377,6 +377,18 @@ def _trivial(f: Finding, ctx: EvidenceContext) -> list[str]:
     elif f.kind == "tiny":
         size = _rows(rows) if rows is not None else "rows unknown"
         out.append(f"{size}, {format_bytes(nbytes)}, in a scratch location (matches {e.get('scratch_glob')!r})")
+    elif f.kind == "small_files":
+        avg, small, after = _int(e.get("avg_file_bytes")), _int(e.get("small_files")), _int(e.get("files_after"))
+        limit, target, parts = _int(e.get("small_file_bytes")), _int(e.get("target_file_bytes")), _int(e.get("partitions"))
+        out.append(f"{_files(files) if files is not None else 'its files'}"
+                   + (f" averaging {format_bytes(avg)}" if avg is not None else "")
+                   + (f", {small:,} of them under the small-file size {format_bytes(limit)}"
+                      if small is not None and limit is not None else ""))
+        if after is not None and files is not None:
+            out.append(f"compaction would leave about {_files(after)} ({files:,} → {after:,})"
+                       + (f" of up to {format_bytes(target)}" if target is not None else "")
+                       + (f", at least one per partition ({parts:,} partitions)" if parts else "")
+                       + "; every row stays and no storage is freed")
     elif f.kind == "zero_byte":
         out.append("a zero-byte file: it holds no data")
         part = _in_dataset(f, ctx)
