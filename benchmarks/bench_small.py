@@ -16,8 +16,10 @@ Everything is measured in one run, against baselines in the same process:
 4. design A's core with ``--design-a``: pyarrow read plus rotscan's canonical hashes vectorised with
    numpy (``rotscan.spark.arrow_hash``), no Spark, on the driver — with the share of files
    whose checksum equals the JVM's (the parity a real design A would have to reach on executors);
-5. ``--synthetic N``: N small tables (CSV, Parquet and JSON by ``--mix``) in one ``profile_many``;
-6. ``--scan``: a whole ``rotscan scan`` of the lake directory (crawl, profile, detect, report).
+5. ``--breakdown``: per bulk batch, the JVM CPU of a plain Spark read of its files against the
+   bulk path's set-up and job (twice: cold, then warm);
+6. ``--synthetic N``: N small tables (CSV, Parquet and JSON by ``--mix``) in one ``profile_many``;
+7. ``--scan``: a whole ``rotscan scan`` of the lake directory (crawl, profile, detect, report).
 
 Wall seconds are printed with the CPU seconds of this process and of the Spark JVM (from /proc),
 since the machine is shared and wall time moves with the load; ratios are of wall time.
@@ -146,6 +148,32 @@ def design_a(jobs: list[ProfileJob], reference: list[Any]) -> tuple[int, int, in
     return decided, equal, unreadable
 
 
+def breakdown(spark: Any, jobs: list[ProfileJob], jvm_pid: int | None, reps: int = 2) -> None:
+    """Per bulk batch, JVM CPU of a plain Spark read of its files (same reader, ``xxhash64(*cols)``)
+    against the bulk path's set-up (listing, lookup, planning) and its aggregation job."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from rotscan.spark import bulk
+    from rotscan.spark.profile import _aggregate, _reader
+
+    members = [i for i, j in enumerate(jobs) if bulk.eligible(j, bulk.BulkLimits())]
+    for rep in range(reps):
+        for b in bulk.batches(jobs, members, bulk.BulkLimits()):
+            w = max(len(jobs[i].columns or ()) for i in b)
+            schema = T.StructType([T.StructField(f"_c{j}", T.StringType()) for j in range(w)])
+            with Clock(jvm_pid) as plain:
+                data = _reader(spark, "csv", None).schema(schema).load([p for i in b for p in jobs[i].paths])
+                data.select(F.xxhash64(*data.columns).alias("h")).agg(F.bit_xor("h")).collect()
+            with Clock(jvm_pid) as setup:
+                df = bulk.frame(spark, _reader(spark, "csv", None), jobs, b, 256, 4096, _aggregate)
+            with Clock(jvm_pid) as run:
+                bulk.collect(df)
+            print(f"run {rep + 1}, batch of {len(b)} files ≤{w} wide: plain Spark read {plain.jvm:.2f} s JVM CPU, "
+                  f"bulk set-up {setup.jvm:.2f} s, bulk job {run.jvm:.2f} s "
+                  f"(= {(setup.jvm + run.jvm) / max(plain.jvm, 1e-9):.2f}x)", flush=True)
+
+
 def synthetic_lake(root: Path, n: int, mix: dict[str, float], seed: int = 11) -> list[ProfileJob]:
     """``n`` small tables of 2–12 columns and 20–300 rows with numbers, text, dates and nulls; each
     format by its share of ``mix``."""
@@ -207,6 +235,7 @@ def main() -> None:
     ap.add_argument("--synthetic", type=int, default=0, help="also profile N synthetic small tables")
     ap.add_argument("--mix", default="csv=0.8,parquet=0.1,json=0.1")
     ap.add_argument("--scan", action="store_true", help="also run a whole rotscan scan of the lake")
+    ap.add_argument("--breakdown", action="store_true", help="also split the bulk path's JVM CPU per batch")
     args = ap.parse_args()
 
     from rotscan.config import load_config
@@ -249,6 +278,8 @@ def main() -> None:
         print(f"design A core (pyarrow + numpy hashes):   {a}  = {a.wall / base.wall:.2f}x the read; "
               f"{decided}/{len(jobs)} files decided without Spark, {equal} equal the JVM checksum, "
               f"{unreadable} unreadable by Arrow", flush=True)
+    if args.breakdown:
+        breakdown(spark, jobs, clock.jvm_pid)
     if args.synthetic:
         mix = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
         syn = synthetic_lake(work / "synthetic", args.synthetic, mix)
