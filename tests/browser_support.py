@@ -139,6 +139,8 @@ class Chromium:
         self._lock = threading.Condition()
         self._replies: dict[int, dict[str, Any]] = {}
         self._listeners: dict[str | None, Callable[[dict[str, Any]], None]] = {}
+        self.events: list[dict[str, Any]] = []  # browser-level events (no session): downloads
+        self._events_cond = threading.Condition()
         self._closed_reason: str | None = None
         self._write_fd = -1
         self.proc = self._start(extra_flags)
@@ -254,7 +256,12 @@ class Chromium:
                 self._replies[message["id"]] = message
                 self._lock.notify_all()
             return
-        listener = self._listeners.get(message.get("sessionId"))
+        session = message.get("sessionId")
+        if session is None:
+            with self._events_cond:
+                self.events.append(message)
+                self._events_cond.notify_all()
+        listener = self._listeners.get(session)
         if listener is not None:
             listener(message)
 
@@ -288,6 +295,36 @@ class Chromium:
         if "error" in reply:
             raise BrowserError(f"{method}: {reply['error'].get('message')} ({reply['error']})")
         return reply.get("result", {})
+
+    # -- downloads ----------------------------------------------------------------------------
+
+    def allow_downloads(self, directory: Path) -> None:
+        """Save every download into ``directory`` under its suggested name, with progress events."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.send("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(directory),
+                                                  "eventsEnabled": True})
+
+    def wait_for_download(self, directory: Path, *, since: int = 0, timeout: float = 30.0) -> Path:
+        """The file of the first download that began at or after index ``since`` of ``events``,
+        once Chromium reports it completed (raises if it was cancelled or did not finish)."""
+        deadline = time.monotonic() + timeout
+        guid = name = None
+        with self._events_cond:
+            while True:
+                for event in self.events[since:]:
+                    params = event.get("params", {})
+                    if event.get("method") == "Browser.downloadWillBegin" and guid is None:
+                        guid, name = params["guid"], params["suggestedFilename"]
+                    elif event.get("method") == "Browser.downloadProgress" and params.get("guid") == guid:
+                        if params.get("state") == "completed":
+                            assert name is not None
+                            return directory / name
+                        if params.get("state") == "canceled":
+                            raise BrowserError(f"the download of {name} was cancelled")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BrowserError(f"no completed download within {timeout} s (began: {name})")
+                self._events_cond.wait(left)
 
     @contextlib.contextmanager
     def page(self, *, width: int = 1280, height: int = 900) -> Iterator[Page]:
@@ -568,17 +605,54 @@ class ReportView:
             self.page.press("Backspace")
 
     def choose(self, value: str) -> None:
-        """Pick ``value`` (a category, kind or action) in the filter select that offers it, and
-        dispatch ``change`` like a user's choice does; "" resets every filter select."""
+        """Pick ``value`` (a category, kind, action, owner, or a decision filter value: none, kept,
+        approved, lapsed, pending) in the filter select that offers it, and dispatch ``change``
+        like a user's choice does; "" resets every filter select."""
         found = self.page.evaluate(
             f"(() => {{ const v = {json.dumps(value)};"
-            f" const selects = Array.from(document.querySelectorAll('{FINDINGS} select[data-col]'));"
+            f" const selects = Array.from(document.querySelectorAll('{FINDINGS} select[data-col], {FINDINGS} select[data-decision]'));"
             " const hit = v === '' ? selects"
             " : selects.filter(s => Array.from(s.options).some(o => o.value === v)).slice(0, 1);"
             " hit.forEach(s => { s.value = v; s.dispatchEvent(new Event('change', {bubbles: true})); });"
             " return hit.length; })()"
         )
         assert found, f"no filter select in {FINDINGS} offers {value!r}"
+
+    # -- deciding (the review box: section#findings [data-review]) ------------------------------
+
+    def text(self, selector: str) -> str:
+        return self.page.evaluate(f"document.querySelector({json.dumps(selector)}).textContent.trim()")
+
+    def tick(self, finding_id: str) -> None:
+        """Click the selection box of a finding's row (revealing the row first if it is not shown)."""
+        row = f"#f-{finding_id}"
+        if self.page.evaluate(f"document.querySelector({json.dumps(row)}).hidden"):
+            self.page.evaluate(f"location.hash = {json.dumps(row)}")
+            self.page.wait_until(f"!document.querySelector({json.dumps(row)}).hidden")
+        self.page.wait_until(f"document.querySelector({json.dumps(row + ' input.pick')}) !== null")
+        self.page.click(f"{row} input.pick")
+
+    def fill(self, selector: str, text: str) -> None:
+        """Replace what the input ``selector`` holds with ``text``, typed (real input events)."""
+        self.page.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+                           " e.focus(); e.select(); })()")
+        if text:
+            self.page.insert_text(text)
+        else:
+            self.page.press("Backspace")
+
+    def set_value(self, selector: str, value: str) -> None:
+        """Set an input that cannot be typed into portably (a date) and fire input and change."""
+        self.page.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.value = {json.dumps(value)};"
+                           " e.dispatchEvent(new Event('input', {bubbles: true}));"
+                           " e.dispatchEvent(new Event('change', {bubbles: true})); })()")
+
+    def pending(self) -> list[str]:
+        """Finding ids of the pending decisions this page keeps (its storage, in order)."""
+        return self.page.evaluate(
+            "(() => { const box = document.querySelector('section#findings [data-review]');"
+            " const raw = localStorage.getItem('rotscan-decisions:' + box.getAttribute('data-key'));"
+            " return raw ? JSON.parse(raw).items.map(i => i[0]) : []; })()")
 
     def assert_clean(self) -> None:
         """No console error, exception, CSP violation or dialog; no request but the report itself."""

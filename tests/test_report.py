@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from html import unescape
 
 import pytest
 from markupsafe import escape
 
 from rotscan.models import (
     Dataset,
+    Decision,
     DeltaInfo,
     Finding,
     ScanInfo,
@@ -277,9 +280,11 @@ def test_report_contains_every_finding_and_the_key_numbers() -> None:
 
 def test_report_escapes_hostile_values() -> None:
     evil = "<script>alert(1)</script>\"quoted's"
+    # review fields (owner, catalog table, a reviewer's decision) are text from the lake and people
+    verdict = Decision(decision="keep", by=evil, at=T0, reason=evil, id=evil, match=evil, stale=True, stale_reason=evil)
     result = ScanResult(
-        scan=scan_info(roots=(ROOT, f"{ROOT}/{evil}")),
-        datasets=(dataset(evil, 10, format=evil),),
+        scan=replace(scan_info(roots=(ROOT, f"{ROOT}/{evil}")), id=f"scan-{evil}"),
+        datasets=(dataset(evil, 10, format=evil, owner=evil, table=evil),),
         findings=(
             finding(
                 evil,
@@ -289,6 +294,10 @@ def test_report_escapes_hostile_values() -> None:
                 explanation=evil,
                 related=(evil,),
                 evidence={evil: evil, "nested": {"k": evil}},
+                owner=evil,
+                owner_source=evil,
+                table=evil,
+                decision=verdict,
             ),
             # a copy whose keeper is hostile (copies section) and obsolete data in hostile lineage
             finding("copy", "redundant", "exact_duplicate", 5, related=(f"{ROOT}/{evil}",),
@@ -300,7 +309,13 @@ def test_report_escapes_hostile_values() -> None:
                             "last_seen": "2026-11-01T00:00:00Z"}]},
     )
     html = render(result)
-    assert 'id="copies"' in html and 'id="lineage"' in html
+    assert 'id="copies"' in html and 'id="lineage"' in html and 'id="kept"' in html
+    # the decisions file's scan id and roots reach the page script as one attribute value each
+    box = re.search(r'<div class="review js-only" data-review data-scan-id="([^"]*)" data-roots="([^"]*)"', html)
+    assert box and unescape(box[1]) == f"scan-{evil}"
+    assert json.loads(unescape(box[2])) == [ROOT, f"{ROOT}/{evil}"]
+    facts = [kv for r in evidence_rows(html) if len(r) > 5 for kv in r[5]]  # type: ignore[union-attr]
+    assert ["table", evil] in facts and any(v.startswith(f"keep by {evil}") for _, v in facts)
     # the evidence data carries the hostile text as data (base64 of gzip: inert in the page)
     words = " ".join(" ".join(r[1]) for r in evidence_rows(html))  # type: ignore[arg-type]
     assert evil in words
@@ -450,5 +465,5 @@ def test_keyboard_and_screen_reader_hooks() -> None:
     assert findings.count("<details><summary>") == len(result.findings)  # rows open with Enter/Space
     assert 'aria-sort="descending"><button type="button" data-sort="num">Reclaimable' in findings
     assert 'role="status" aria-live="polite">Showing 9 of 9 findings' in findings
-    assert re.search(r"select data-min=\"5\".*≥ 1 GiB", findings) and re.search(r"select data-min=\"4\".*≥ 0\.9", findings)
+    assert re.search(r"select data-min=\"6\".*≥ 1 GiB", findings) and re.search(r"select data-min=\"5\".*≥ 0\.9", findings)
     assert ":focus-visible" in html and "@media print" in html

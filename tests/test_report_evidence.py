@@ -274,11 +274,14 @@ def test_browser_row_opens_to_its_plain_words_and_filters_by_size_and_confidence
             page.evaluate(f"(() => {{ const s = document.querySelector('section#findings select[data-min=\"{col}\"]');"
                           f" s.value = {json.dumps(value)}; s.dispatchEvent(new Event('change')); }})()")
 
-        choose(5, str(1 << 30))  # size >= 1 GiB
+        from rotscan.report.review_view import finding_columns
+
+        cols = finding_columns(has_owner=False, has_decision=False)  # the table's columns for these findings
+        choose(cols.reclaimable, str(1 << 30))  # size >= 1 GiB
         big = {f.id for f in findings if f.reclaimable_bytes >= 1 << 30}
         view.wait_for_count(len(big))
         assert set(view.visible_ids()) == big
-        choose(4, "90")  # and confidence >= 0.9 (as shown, in whole percent)
+        choose(cols.confidence, "90")  # and confidence >= 0.9 (as shown, in whole percent)
         both = {f.id for f in findings if f.reclaimable_bytes >= 1 << 30 and round(f.confidence * 100) >= 90}
         view.wait_for_count(len(both))
         assert set(view.visible_ids()) == both and both

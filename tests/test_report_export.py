@@ -49,7 +49,8 @@ def test_round_trip_one_row_per_finding_largest_first() -> None:
     assert [r["id"] for r in rows] == [b.id, a.id]
     assert rows[0] == {"id": b.id, "category": "redundant", "kind": "exact_duplicate", "action": "quarantine",
                        "uri": f"{R}/backup/b", "relative_path": "backup/b", "reclaimable_bytes": "300",
-                       "confidence": "0.9876", "related": f"{R}/warehouse/b | {R}/other/b", "explanation": "junk"}
+                       "confidence": "0.9876", "related": f"{R}/warehouse/b | {R}/other/b", "explanation": "junk",
+                       "owner": "unowned", "table": "", "decision": ""}
     assert rows[1]["explanation"] == 'says "hi", then\nbreaks a line'
 
 

@@ -1,7 +1,9 @@
 """``findings.csv``: one row per finding, for spreadsheets and tickets, beside ``report.html``.
 
 Columns: id, category, kind, action, uri, relative_path, reclaimable_bytes, confidence, related
-(URIs joined by ``" | "``), explanation. Rows are in the report's order (largest first). A cell a
+(URIs joined by ``" | "``), explanation, then owner (``unowned`` when none is known), table (the
+catalog table, empty when none) and decision (``kept``, ``approved``, ``keep · stale``, … — empty
+when none). Rows are in the report's order (largest first). A cell a
 spreadsheet would take for a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return) gets a leading ``'`` — numbers are written by rotscan itself and are never negative, so only
 text from the lake (paths, explanations) is ever quoted.
@@ -17,10 +19,12 @@ from pathlib import Path
 from rotscan.atomic import write_text_atomic
 from rotscan.models import Finding, ScanResult
 from rotscan.report.display import PathDisplay, finding_order
+from rotscan.report.review_view import decision_label
+from rotscan.report.summary import owner_label
 
 CSV_FILENAME = "findings.csv"
 COLUMNS = ("id", "category", "kind", "action", "uri", "relative_path", "reclaimable_bytes", "confidence",
-           "related", "explanation")
+           "related", "explanation", "owner", "table", "decision")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -37,7 +41,7 @@ def finding_rows(result: ScanResult) -> Iterable[list[str]]:
 
 def _row(f: Finding, rel: str) -> list[str]:
     cells = [f.id, f.category, f.kind, f.action, f.uri, rel, str(f.reclaimable_bytes), f"{f.confidence:.4g}",
-             " | ".join(f.related), f.explanation]
+             " | ".join(f.related), f.explanation, owner_label(f.owner), f.table or "", decision_label(f.decision)]
     return [safe_cell(c) for c in cells]
 
 

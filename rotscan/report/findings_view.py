@@ -22,6 +22,7 @@ from rotscan.models import Dataset, Finding, ScanResult
 from rotscan.report.display import format_evidence_value
 from rotscan.report.evidence import EvidenceContext, explain
 from rotscan.report.lineage_svg import LineageIndex, parse_edges, render_svg
+from rotscan.report.review_view import decision_facts
 
 MAX_CLUSTERS = 50
 CLUSTER_ROWS = 10
@@ -37,13 +38,17 @@ CONFIDENCE_STEPS = (("≥ 0.5", 50), ("≥ 0.7", 70), ("≥ 0.8", 80), ("≥ 0.9
 
 def evidence_payload(findings: Sequence[Finding], ctx: EvidenceContext, lineage_of: dict[str, str]) -> str:
     """One entry per finding, in row order: ``[uri, [sentences], [[key, value text]…], [related…],
-    lineage anchor]`` (the id of the lineage figure of an obsolete finding's dataset, else ``""``) —
-    JSON, gzip (mtime 0: the same scan renders the same bytes), base64."""
-    rows = [
-        [f.uri, explain(f, ctx), [[k, format_evidence_value(v)] for k, v in f.evidence.items()], list(f.related),
-         lineage_of.get(f.uri, "") if f.category == "obsolete" else ""]
-        for f in findings
-    ]
+    lineage anchor]`` (the id of the lineage figure of an obsolete finding's dataset, else ``""``),
+    plus ``[[label, text]…]`` of review facts (decision, owner, table) only when the finding has
+    any — JSON, gzip (mtime 0: the same scan renders the same bytes), base64."""
+    rows = []
+    for f in findings:
+        row: list[Any] = [f.uri, explain(f, ctx), [[k, format_evidence_value(v)] for k, v in f.evidence.items()],
+                          list(f.related), lineage_of.get(f.uri, "") if f.category == "obsolete" else ""]
+        facts = decision_facts(f)
+        if facts:
+            row.append(facts)
+        rows.append(row)
     raw = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), default=str).encode()
     return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
 

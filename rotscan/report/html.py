@@ -31,6 +31,7 @@ from rotscan.report.export import write_findings_csv
 from rotscan.report.findings_view import findings_context
 from rotscan.report.history import ReportHistory, report_history
 from rotscan.report.plan_view import PlanView
+from rotscan.report.review_view import review_context
 from rotscan.report.summary import Pricing, ReportSummary, summarize
 
 # -- charts, scan history, diff and cleanup (the _charts and _diff partials) -----------------------
@@ -107,8 +108,9 @@ def composition_bar(summary: ReportSummary) -> list[tuple[str, float]]:
 
 
 def build_context(result: ScanResult, summary: ReportSummary, history: ReportHistory | None = None,
-                  plan: PlanView | None = None) -> dict[str, Any]:
-    """Everything the template sees. Extend here (and add a partial) for new report sections."""
+                  plan: PlanView | None = None, scope: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the template sees. Extend here (and add a partial) for new report sections.
+    ``scope`` says the report is one owner's (:func:`rotscan.report.review_view.owner_scope`)."""
     findings = sorted(result.findings, key=finding_order)
     datasets = sorted(result.datasets, key=dataset_order)
     return {
@@ -134,26 +136,28 @@ def build_context(result: ScanResult, summary: ReportSummary, history: ReportHis
         "page_size": PAGE_SIZE,
         "high_confidence": fmt.HIGH_CONFIDENCE,
         **history_context(result, summary, history),
+        **review_context(result, findings, scope),
     }
 
 
 def render_report(result: ScanResult, *, price_per_gb_month: float, currency: str = "USD",
                   pricing: Pricing | None = None, history: ReportHistory | None = None,
-                  plan: PlanView | None = None) -> str:
+                  plan: PlanView | None = None, scope: dict[str, Any] | None = None) -> str:
     """The review report of ``result`` as one self-contained HTML document. ``pricing`` (storage
     classes) overrides the flat ``price_per_gb_month``; ``history`` gives trend, diff and cleanup."""
     summary = summarize(result, price_per_gb_month=price_per_gb_month, currency=currency, pricing=pricing)
     template = environment().get_template("report.html.j2")
-    return template.render(build_context(result, summary, history, plan))
+    return template.render(build_context(result, summary, history, plan, scope))
 
 
 def write_report(
     result: ScanResult, out_dir: Path, *, price_per_gb_month: float, currency: str = "USD",
     pricing: Pricing | None = None, history: ReportHistory | None = None, plan: PlanView | None = None,
+    scope: dict[str, Any] | None = None,
 ) -> Path:
     """Render and write ``out_dir/report.html`` atomically (temp file, then ``os.replace``)."""
     text = render_report(result, price_per_gb_month=price_per_gb_month, currency=currency, pricing=pricing,
-                         history=history, plan=plan)
+                         history=history, plan=plan, scope=scope)
     out_dir = Path(out_dir)
     target = write_text_atomic(out_dir / REPORT_FILENAME, text)
     write_findings_csv(result, out_dir)  # findings.csv beside the report (linked from its header)

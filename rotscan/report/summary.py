@@ -19,6 +19,9 @@ Counting rules, stated once so the report can repeat them:
   priced at the storage class of its uri (:class:`Pricing`: the longest ``[report.storage_classes]``
   prefix it lies under, else the default ``storage_class``).
 - Ages are measured against the scan's ``as_of``, never the wall clock.
+- A kept directory covers nothing: the debris inside it still counts (it is not kept).
+- *Owners*: a finding without an owner is ``unowned`` (:data:`UNOWNED`); per-owner bytes follow the
+  same de-duplication, attributed to the owner of the covering finding.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from rotscan.core.pricing import Pricing as Pricing
 from rotscan.models import CATEGORIES, Finding, ScanResult, UsageSource, iso
 
 HIGH_CONFIDENCE = 0.9
+
+UNOWNED = "unowned"  # how a finding or dataset without an owner is shown and selected
 
 USAGE_UNKNOWN = "usage unknown — no access logs or lineage were given, so nothing is claimed about reads"
 
@@ -58,6 +63,31 @@ class GroupTotal:
     name: str
     findings: int
     bytes: int
+
+
+@dataclass(frozen=True)
+class OwnerTotal:
+    """ROT of one owner: counted (not kept) findings, their de-duplicated bytes, the monthly cost of
+    those bytes, and the owner's kept findings. ``owner`` None is :data:`UNOWNED`."""
+
+    owner: str | None
+    findings: int
+    bytes: int
+    monthly: float
+    kept: int = 0
+
+    @property
+    def label(self) -> str:
+        return owner_label(self.owner)
+
+
+def owner_label(owner: str | None) -> str:
+    return UNOWNED if owner is None else owner
+
+
+def owner_matches(owner: str | None, wanted: str) -> bool:
+    """``wanted`` selects ``owner``: the name itself, or ``unowned`` for no owner."""
+    return owner == wanted if owner is not None else wanted == UNOWNED
 
 
 @dataclass(frozen=True)
@@ -94,6 +124,11 @@ class ReportSummary:
     # Findings kept by a reviewer's decision: in findings.json, not in any ROT figure above
     kept_findings: int = 0
     kept_bytes: int = 0  # de-duplicated like rot_bytes
+    # reviewers' decisions beyond keep (Finding.decision), and owners
+    approved: int = 0  # findings approved for cleanup by a decision that applies
+    stale: int = 0  # decisions not applied: the data changed since they were made
+    expired: int = 0  # keep decisions not applied: past their until-date
+    by_owner: tuple[OwnerTotal, ...] = ()  # most bytes first; unowned included
 
     @property
     def priced_by_class(self) -> bool:
@@ -206,10 +241,27 @@ def cost_by_class(counted: Sequence[Finding], pricing: Pricing) -> tuple[ClassCo
     return tuple(sorted(costs, key=lambda c: (-c.monthly, -c.bytes, c.storage_class)))
 
 
+def owner_totals(findings: Sequence[Finding], counted: Sequence[Finding], pricing: Pricing) -> tuple[OwnerTotal, ...]:
+    """Per owner (``None``: unowned): counted findings, their bytes and cost (each byte once, as in
+    the ROT total), and kept findings. Most bytes first, then most findings, then name."""
+    count: Counter[str | None] = Counter()
+    kept: Counter[str | None] = Counter()
+    for f in findings:
+        (kept if f.kept else count)[f.owner] += 1
+    nbytes: Counter[str | None] = Counter()
+    cost: dict[str | None, float] = {}
+    for f in counted:
+        nbytes[f.owner] += f.reclaimable_bytes
+        cost[f.owner] = cost.get(f.owner, 0.0) + monthly_cost(f.reclaimable_bytes, pricing.price(pricing.class_of(f.uri)))
+    totals = [OwnerTotal(o, count[o], nbytes[o], cost.get(o, 0.0), kept[o]) for o in set(count) | set(kept)]
+    return tuple(sorted(totals, key=lambda t: (-t.bytes, -t.findings, t.owner is None, t.owner or "")))
+
+
 def summarize(result: ScanResult, *, price_per_gb_month: float | None = None, currency: str = "USD",
               pricing: Pricing | None = None) -> ReportSummary:
     """The report's numbers. Cost: ``pricing`` when given (its default class priced as it says),
-    else every byte at ``price_per_gb_month``."""
+    else every byte at ``price_per_gb_month``. Kept findings are counted apart (``kept_findings``,
+    ``kept_bytes``), never in the ROT numbers."""
     if pricing is None:
         if price_per_gb_month is None:
             raise TypeError("summarize needs price_per_gb_month or pricing")
@@ -251,6 +303,10 @@ def summarize(result: ScanResult, *, price_per_gb_month: float | None = None, cu
         roots=tuple(result.scan.roots),
         kept_findings=len(kept),
         kept_bytes=sum(f.reclaimable_bytes for f in counted_findings(kept, kept=True)),
+        approved=sum(f.approved for f in result.findings),
+        stale=sum(f.decision is not None and f.decision.stale for f in result.findings),
+        expired=sum(f.decision is not None and f.decision.expired and not f.decision.stale for f in result.findings),
+        by_owner=owner_totals(result.findings, counted, pricing),
     )
 
 
