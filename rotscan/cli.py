@@ -141,8 +141,18 @@ def _scan_history(result: Any, out_dir: Path, config: Any, progress: Any) -> Any
 @click.option("--plan", "plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Show this cleanup plan (from `rotscan plan`) in the report. Default: OUT_DIR/plan.json "
                    "if it exists. A plan that cannot be loaded is shown as a warning.")
+@click.option("--owner", "owners", multiple=True, metavar="TEAM",
+              help="Write a report of this owner's findings only (\"unowned\": findings without an owner), "
+                   "with this owner's totals, to OUT_DIR/owners/<TEAM>/report.html. Repeatable.")
+@click.option("--out", "owner_out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With one --owner: write that report to this directory instead.")
+@click.option("--decisions-as-scanned", "as_scanned", is_flag=True,
+              help="Show the review decisions findings.json holds, without reading the decisions recorded "
+                   "since (by default, as `rotscan plan` does, the report reads them from local roots and "
+                   "[decisions] file).")
 @handle_errors
-def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, plan_path: Path | None) -> None:
+def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, plan_path: Path | None,
+           owners: tuple[str, ...] = (), owner_out: Path | None = None, as_scanned: bool = False) -> None:
     """Re-render OUT_DIR/report.html from OUT_DIR/findings.json and OUT_DIR/history (no Spark needed).
 
     \b
@@ -150,19 +160,30 @@ def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, 
       rotscan report reports/lake
       rotscan report reports/lake --previous reports/lake-last-month/findings.json
       rotscan report reports/lake --plan plan.json
+      rotscan report reports/lake --owner team-sales --owner unowned
 
-    Also writes OUT_DIR/findings.csv (one row per finding).
+    Also writes OUT_DIR/findings.csv (one row per finding). With --owner, writes only the owner
+    reports (each with its own findings.csv), not OUT_DIR/report.html. Review decisions recorded
+    since the scan (`rotscan decide`, also a report's decisions file imported) are shown as they are
+    now; findings.json is not changed.
     """
     from rotscan.findings_io import read_findings
     from rotscan.report.history import load_history, load_previous, report_history
     from rotscan.report.html import write_report
     from rotscan.report.plan_view import find_plan
 
+    if owner_out is not None and len(owners) != 1:
+        raise click.UsageError("--out needs exactly one --owner")
     config = load(config_path)
     result = read_findings(out_dir)
+    if not as_scanned:
+        result = _current_decisions(result, config)
     price = result.scan.price_per_gb_month
     if config_path is not None or price is None:
         price = float(config.get("report", "price_per_gb_month"))
+    if owners:
+        _owner_reports(result, out_dir, owners, owner_out, price, config, config_path)
+        return
     snapshots, warnings = load_history(out_dir)
     for w in warnings:
         click.echo(f"warning: {w.uri}: {w.message}", err=True)
@@ -175,6 +196,56 @@ def report(out_dir: Path, config_path: Path | None, previous_path: Path | None, 
                         pricing=_pricing(config, price, None if config_path is not None else result.scan.pricing),
                         history=history, plan=plan)
     click.echo(f"wrote {path}")
+
+
+def _current_decisions(result: Any, config: Any) -> Any:
+    """``result`` with the review decisions as they are now — read from the roots' ``_rotscan/`` and
+    the ``[decisions] file``, judged against the scan's data, as ``rotscan plan`` reads them. Only
+    local roots are read (no Spark for a report); otherwise, or when a root's decisions cannot be
+    read, the findings keep the decisions findings.json holds, and a warning says so."""
+    from rotscan.decisions import DecisionSettings, read_decisions, with_decisions
+    from rotscan.storage.local import LocalStorage
+    from rotscan.uri import parse
+
+    roots = [parse(r) for r in result.scan.roots]
+    remote = [str(r) for r in roots if r.scheme != "file"]
+    if remote:
+        click.echo(f"warning: review decisions not re-read ({', '.join(remote)} needs Spark): the report shows "
+                   "the decisions findings.json holds", err=True)
+        return result
+    away = [str(r) for r in roots if not os.path.isdir(r.path)]
+    if away:  # findings.json away from its lake (copied elsewhere): its decisions are all there is
+        click.echo(f"warning: review decisions not re-read ({', '.join(away)} is not here): the report shows "
+                   "the decisions findings.json holds", err=True)
+        return result
+    local = LocalStorage()
+    decisions = read_decisions(roots, lambda _uri: local, DecisionSettings.from_config(config))
+    if decisions.unreadable:
+        for where, why in decisions.unreadable:
+            click.echo(f"warning: review decisions not readable at {where}: {why}", err=True)
+        click.echo("warning: the report shows the decisions findings.json holds", err=True)
+        return result
+    # the scan's own decision warnings are replaced by the ones the decisions raise now
+    result = replace(result, warnings=tuple(w for w in result.warnings if not w.code.startswith("decision_")))
+    updated, applied = with_decisions(result, decisions)
+    for w in applied.warnings:
+        click.echo(f"warning: {w.uri}: {w.message}", err=True)
+    return updated
+
+
+def _owner_reports(result: Any, out_dir: Path, owners: tuple[str, ...], owner_out: Path | None, price: float,
+                   config: Any, config_path: Path | None) -> None:
+    """One report per owner: that owner's findings, datasets and warnings, with that owner's totals."""
+    from rotscan.report.html import write_report
+    from rotscan.report.review_view import OWNERS_DIR, owner_result, owner_scope, owner_slug
+
+    pricing = _pricing(config, price, None if config_path is not None else result.scan.pricing)
+    parts = [(owner, owner_result(result, owner)) for owner in owners]  # every owner checked before writing
+    for owner, mine in parts:
+        target = owner_out if owner_out is not None else out_dir / OWNERS_DIR / owner_slug(owner)
+        path = write_report(mine, target, price_per_gb_month=price, currency=str(config.get("report", "currency")),
+                            pricing=pricing, scope=owner_scope(owner, target, out_dir, result, mine))
+        click.echo(f"wrote {path} ({len(mine.findings)} of {len(result.findings)} findings, owner {owner})")
 
 
 @main.command("demo-lake")

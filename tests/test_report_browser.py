@@ -497,8 +497,11 @@ def decidable(tmp_path_factory: pytest.TempPathFactory) -> tuple[ScanResult, Pat
     return result, write(result, out)
 
 
-def test_decide_tick_and_download_a_decisions_file_rotscan_accepts(
+def test_decide_tick_download_import_and_the_next_render_shows_the_decisions(
         browser: Chromium, page: Page, decidable: tuple[ScanResult, Path], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from rotscan.cli import main
     from rotscan.decisions import DecisionSet, build_records, parse_export
 
     result, path = decidable
@@ -562,7 +565,7 @@ def test_decide_tick_and_download_a_decisions_file_rotscan_accepts(
     for i in junk:
         assert got[i] == {"finding_id": i, "uri": by_id[i].uri, "kind": "junk_file", "decision": "approve",
                           "reason": "", "by": "Ana Reviewer", "until": None}
-    # rotscan's own validation accepts it as it stands (writing nothing)
+    # rotscan's own validation accepts it as it stands (writing nothing) ...
     requests = parse_export(saved.read_bytes(), result)
     build_records(result, DecisionSet(), requests, by="nobody", now=datetime.now(timezone.utc))
     # the typed reason stayed text: shown in the pending list, no element made of it
@@ -570,6 +573,37 @@ def test_decide_tick_and_download_a_decisions_file_rotscan_accepts(
     assert page.evaluate("document.querySelectorAll('img').length + document.scripts.length") == 2
     report.assert_clean()
 
+    # ... refuses it tampered (a finding's uri moved outside the lake), writing nothing ...
+    out = path.parent
+    lake_root = Path(result.scan.roots[0].removeprefix("file:"))
+    tampered = json.loads(saved.read_text(encoding="utf-8"))
+    tampered["decisions"][0]["uri"] = "file:/etc/passwd"
+    bad = tmp_path / "tampered.json"
+    bad.write_text(json.dumps(tampered), encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(main, ["decide", str(out), "--import", str(bad)])
+    assert res.exit_code == 1 and "refused, nothing written" in res.output, res.output
+    assert not (lake_root / "_rotscan" / "decisions.jsonl").exists()
+    # ... and imports it: the next render of the report shows the decisions
+    res = runner.invoke(main, ["decide", str(out), "--import", str(saved)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    report.load()
+    cells = page.evaluate(
+        "(() => { const col = parseInt(document.querySelector('[data-review]').getAttribute('data-decision-col'), 10);"
+        " return Object.fromEntries(Array.from(document.querySelectorAll('#findings tbody tr'),"
+        "   r => [r.id.slice(2), r.cells[col].textContent])); })()")
+    assert {i for i, c in cells.items() if c == "kept"} == set(keep_ids)
+    assert {i for i, c in cells.items() if c == "approved"} == junk
+    assert {c for i, c in cells.items() if i not in junk and i not in keep_ids} == {""}
+    kept = page.evaluate("Array.from(document.querySelectorAll('#kept tbody tr'), r => r.textContent)")
+    assert len(kept) == 3 and all(reason in k and "Ana Reviewer" in k and until in k for k in kept)
+    assert report.text("#decisions-card .big") == f"3 kept · {len(junk)} approved"
+    # the pending decisions are imported now: the page no longer holds them
+    assert report.pending() == [] and "now recorded" in report.text("[data-msg]")
+    report.screenshot("report-decided.png")
+    report.assert_clean()
 
 
 def test_decide_refuses_incomplete_decisions(report: ReportView, realistic: tuple[ScanResult, Path]) -> None:

@@ -1,6 +1,6 @@
 """The report's review side (issue #12): kept findings are not ROT, approved ones are marked,
 decisions that no longer apply are flagged, owners get totals and a filter, catalog tables show with
-the path, and one owner's part of a scan is what an owner's report shows. Fast: no JVM."""
+the path, and ``rotscan report OUT --owner TEAM`` writes one owner's report. Fast: no JVM."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from rotscan.cli import main
 from rotscan.models import Dataset, Decision, Finding, ScanInfo, ScanResult, ScanWarning
 from rotscan.report import counted_findings, render_report, summarize
 from rotscan.report.charts import areas, offenders_chart
@@ -284,6 +286,49 @@ def test_owner_result_keeps_only_that_owners_findings_datasets_and_warnings() ->
     assert owner_slug("ana@example.com") == "ana@example.com"
 
 
+def write_findings(result: ScanResult, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "findings.json").write_text(json.dumps(result.to_dict()), encoding="utf-8")
+    return out
+
+
+def test_cli_report_for_one_owner(tmp_path: Path) -> None:
+    out = write_findings(owned_lake(), tmp_path / "out")
+    runner = CliRunner()
+    res = runner.invoke(main, ["report", str(out), "--owner", "team-finance", "--owner", "unowned"])
+    assert res.exit_code == 0, res.output
+    assert "owners/team-finance/report.html (3 of 7 findings, owner team-finance)" in res.output
+    assert not (out / "report.html").exists()  # only the owner reports were asked for
+    page = (out / "owners" / "team-finance" / "report.html").read_text(encoding="utf-8")
+    assert "· owner team-finance</span>" in page and "3 of the scan's 7 findings" in page
+    assert '<a href="../../report.html">The whole scan' in page and 'href="../../findings.json"' in page
+    # this owner's totals: the debris in the kept archive (1 GB) and the approved copy (4 GB)
+    assert 'class="big">4.7 GiB</p>' in page and "in 2 findings; 1 kept by reviewers" in page
+    assert "sales.orders_backup" not in page and "binary file named .csv" in page and "37 malformed log lines" not in page
+    assert 'id="changes"' not in page
+    rows = list(csv.DictReader((out / "owners" / "team-finance" / "findings.csv").open(encoding="utf-8-sig")))
+    assert {r["owner"] for r in rows} == {"team-finance"} and len(rows) == 3
+    unowned = (out / "owners" / "unowned" / "report.html").read_text(encoding="utf-8")
+    assert "· owner unowned</span>" in unowned and "2 of the scan's 7 findings" in unowned
+
+    elsewhere = tmp_path / "elsewhere"
+    res = runner.invoke(main, ["report", str(out), "--owner", "team-sales", "--out", str(elsewhere)])
+    assert res.exit_code == 0, res.output
+    page = (elsewhere / "report.html").read_text(encoding="utf-8")
+    assert 'href="../out/findings.json"' in page and "sales.orders_backup" in page
+
+    res = runner.invoke(main, ["report", str(out), "--owner", "team-nobody"])
+    assert res.exit_code == 1 and "no finding or dataset has owner 'team-nobody'" in res.output
+    assert not (out / "owners" / "team-nobody").exists()
+    res = runner.invoke(main, ["report", str(out), "--owner", "a", "--owner", "b", "--out", str(elsewhere)])
+    assert res.exit_code == 2 and "--out needs exactly one --owner" in res.output
+    # one unknown owner among several: nothing is written
+    res = runner.invoke(main, ["report", str(out), "--owner", "team-sales", "--owner", "nope", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2
+    res = runner.invoke(main, ["report", str(tmp_path / "out"), "--owner", "team-sales", "--owner", "nope"])
+    assert res.exit_code == 1 and not (out / "owners" / "team-sales").exists()
+
+
 def test_datasets_table_shows_owner_and_catalog_table() -> None:
     page = render(owned_lake())
     datasets = section(page, "datasets")
@@ -299,3 +344,44 @@ def test_old_findings_without_review_fields_still_render(tmp_path: Path) -> None
             x.pop(key)
     page = render(ScanResult.from_dict(doc))
     assert 'id="kept"' not in page and "No owner is known" in page
+
+
+def test_cli_report_shows_the_decisions_recorded_since_the_scan(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    lake_dir.mkdir()
+    root = f"file:{lake_dir}"
+    doc = json.loads(json.dumps(reviewed_lake().to_dict()).replace(ROOT, root))
+    for x in doc["findings"]:
+        x["decision"] = None  # the scan knew of no decision
+    out = write_findings(ScanResult.from_dict(doc), tmp_path / "out")
+    runner = CliRunner()
+    copy = next(x for x in doc["findings"] if x["uri"].endswith("/backup/orders"))
+    big = next(x for x in doc["findings"] if x["uri"].endswith("/exports/big"))
+    res = runner.invoke(main, ["decide", str(out), "--keep", copy["id"], "--reason", "legal hold", "--by", "kim"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["decide", str(out), "--approve", big["id"], "--by", "kim"])
+    assert res.exit_code == 0, res.output
+    before = (out / "findings.json").read_bytes()
+
+    res = runner.invoke(main, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    kept = section(page, "kept")
+    assert "legal hold" in kept and "kim" in kept and "backup/orders" in kept
+    assert '<td class="da">approved<td>' in section(page, "findings")
+    assert "1 kept · 1 approved" in page
+    assert (out / "findings.json").read_bytes() == before  # the report reads decisions, never writes findings
+
+    res = runner.invoke(main, ["report", str(out), "--decisions-as-scanned"])
+    assert res.exit_code == 0, res.output
+    assert 'id="kept"' not in (out / "report.html").read_text(encoding="utf-8")
+    # owner reports show them too
+    res = runner.invoke(main, ["report", str(out), "--owner", "team-sales"])
+    assert res.exit_code == 0, res.output
+    assert "legal hold" in (out / "owners" / "team-sales" / "report.html").read_text(encoding="utf-8")
+
+    # findings.json away from its lake: the decisions it holds are shown, with a warning
+    away = write_findings(owned_lake(), tmp_path / "away")
+    res = runner.invoke(main, ["report", str(away)])
+    assert res.exit_code == 0 and "review decisions not re-read (file:/lake is not here)" in res.output
+    assert "audit copy for the regulator" in section((away / "report.html").read_text(encoding="utf-8"), "kept")
