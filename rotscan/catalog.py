@@ -27,6 +27,9 @@ from rotscan.errors import ConfigError, RotscanError
 from rotscan.uri import Uri, parse
 
 KINDS = ("hive",)
+# Schemes whose authority has several spellings (an HDFS namenode host:port or its HA nameservice):
+# a table location there on another authority, same path, may be the very same file.
+AMBIGUOUS_AUTHORITY = ("hdfs", "viewfs")
 MANAGED = "MANAGED"
 EXTERNAL = "EXTERNAL"
 VIEW = "VIEW"
@@ -135,6 +138,9 @@ class CatalogIndex:
                     self._at[u].append(t)
                 paths.setdefault((u.scheme, u.authority), []).append(u.path)
         self._sorted = {k: sorted(set(v)) for k, v in paths.items()}
+        self._authorities: dict[str, set[str]] = {}
+        for scheme, authority in self._sorted:
+            self._authorities.setdefault(scheme, set()).add(authority)
 
     def __len__(self) -> int:
         return len(self.tables)
@@ -182,11 +188,30 @@ class CatalogIndex:
             i += 1
         return out
 
+    def elsewhere(self, uri: Uri) -> list[tuple[CatalogTable, Uri]]:
+        """Tables at, above or below ``uri``'s path on another authority of an HDFS-like scheme
+        (``hdfs://nameservice1/w`` against ``hdfs://nn:8020/w``): maybe the same files, maybe not."""
+        if uri.scheme not in AMBIGUOUS_AUTHORITY:
+            return []
+        out: list[tuple[CatalogTable, Uri]] = []
+        for authority in sorted(self._authorities.get(uri.scheme, ())):
+            if authority == uri.authority:
+                continue
+            other = Uri(uri.scheme, authority, uri.path)
+            hit = self.enclosing(other)
+            if hit is not None:
+                out.append(hit)
+            out += self.within(other)
+        return out
+
     def registered(self, uri: Uri) -> bool | None:
         """True when ``uri`` is, lies inside or contains a table location; False when the catalog
-        was read completely and it is none of these; None when that cannot be known."""
+        was read completely and it is none of these; None when that cannot be known (part of the
+        catalog unread, or a table at the same path on another spelling of the file system)."""
         if self.enclosing(uri) is not None or self.within(uri):
             return True
+        if self.elsewhere(uri):
+            return None
         return False if self.complete else None
 
 

@@ -51,12 +51,17 @@ def main() -> None:
 @click.option("--listing", "listing", type=click.Choice(["driver", "distributed", "auto"]), default=None,
               help="Who lists the roots: the driver, the Spark executors in parallel, or auto "
                    "(config [scan] listing).")
+@click.option("--catalog", "catalog", is_flag=True,
+              help="Read the Hive metastore's tables through Spark (config [catalog] enabled).")
+@click.option("--metastore-uris", "metastore_uris", default=None, metavar="THRIFT_URI",
+              help="A shared Hive metastore, thrift://host:port (config [catalog] metastore_uris); implies --catalog.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @handle_errors
 def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineage: tuple[str, ...],
          access_logs: tuple[str, ...], no_profile: bool, master: str | None, state: str | None,
          quiet: bool,
-         s3_inventory: str | None = None, listing: str | None = None) -> None:
+         s3_inventory: str | None = None, listing: str | None = None, catalog: bool = False,
+         metastore_uris: str | None = None) -> None:
     """Crawl ROOT(s), detect ROT, write OUT/findings.json and OUT/report.html.
 
     ROOT is a path or URI: /data/lake, file:/data/lake, s3a://bucket/prefix.
@@ -81,6 +86,10 @@ def scan(roots: tuple[str, ...], out_dir: Path, config_path: Path | None, lineag
         overrides.setdefault("scan", {})["s3_inventory"] = s3_inventory
     if listing:
         overrides.setdefault("scan", {})["listing"] = listing
+    if catalog or metastore_uris:
+        overrides.setdefault("catalog", {})["enabled"] = True
+    if metastore_uris:
+        overrides["catalog"]["metastore_uris"] = metastore_uris
     config = load(config_path, overrides)
     pricing = _pricing(config, None)  # a bad [report] price or storage class fails before the scan
     progress = progress_printer(quiet)

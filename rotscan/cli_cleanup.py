@@ -35,10 +35,10 @@ def _index_path() -> Path:
     return Path(base) / "rotscan" / "runs.jsonl"
 
 
-def _context(config_path: Path | None, quiet: bool) -> Any:
+def _context(config_path: Path | None, quiet: bool, overrides: dict[str, dict[str, Any]] | None = None) -> Any:
     from rotscan.cleanup.context import CleanupContext
 
-    config = load(config_path)
+    config = load(config_path, overrides)
     return CleanupContext(config=config, user=_user(), progress=progress_printer(quiet), env=dict(os.environ))
 
 
@@ -139,11 +139,15 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
               help="Also check these OpenLineage events for reads/writes since the scan (besides the scan's sources).")
 @click.option("--access-log", "access_logs", multiple=True, metavar="PATH",
               help="Also check these access/audit logs for reads/writes since the scan. Repeatable.")
+@click.option("--drop-table-entries", "drop_table_entries", is_flag=True,
+              help="An action on a registered EXTERNAL catalog table's location: save the table's DDL in the run's "
+                   "journal directory and drop only its entry (restore re-creates it) instead of refusing "
+                   "(config [cleanup] drop_table_entries; needs [catalog] enabled).")
 @quiet_option
 @handle_errors
 def apply_cmd(plan_path: Path | None, execute: bool, as_json: bool, config_path: Path | None, resume: str | None,
               roots: tuple[str, ...], only: tuple[str, ...], lineage: tuple[str, ...], access_logs: tuple[str, ...],
-              quiet: bool) -> None:
+              quiet: bool, drop_table_entries: bool = False) -> None:
     """Carry out PLAN — a dry run unless --execute. Every action is revalidated just before acting
     (the path is still what the plan saw) and moved into quarantine under the root's _rotscan/, so it
     can be restored until purged.
@@ -159,7 +163,8 @@ def apply_cmd(plan_path: Path | None, execute: bool, as_json: bool, config_path:
     from rotscan.cleanup.plan import read_plan
     from rotscan.cleanup.recovery import load_run_plan
 
-    ctx = _context(config_path, quiet or as_json)
+    ctx = _context(config_path, quiet or as_json,
+                   {"cleanup": {"drop_table_entries": True}} if drop_table_entries else None)
     if plan_path is not None:
         plan = read_plan(plan_path)
     elif resume:

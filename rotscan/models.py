@@ -393,6 +393,8 @@ class ScanInfo:
     incremental: dict[str, Any] | None = None
     # The storage-class pricing the scan's report used (extension; rotscan.report.summary.Pricing).
     pricing: dict[str, Any] | None = None
+    # What the catalog read covered (extension; rotscan.registration.coverage); None without [catalog].
+    catalog: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -406,6 +408,7 @@ class ScanInfo:
             "price_per_gb_month": self.price_per_gb_month,
             "incremental": self.incremental,
             "pricing": self.pricing,
+            "catalog": self.catalog,
         }
 
     @classmethod
@@ -422,6 +425,7 @@ class ScanInfo:
             price_per_gb_month=d.get("price_per_gb_month"),
             incremental=d.get("incremental"),
             pricing=d.get("pricing") if isinstance(d.get("pricing"), dict) else None,
+            catalog=d.get("catalog") if isinstance(d.get("catalog"), dict) else None,
         )
 
 

@@ -2,9 +2,11 @@
 
 1. crawl every root and inventory each dataset from metadata (:mod:`rotscan.listing`);
 2. profile the datasets with Spark, or reuse an incremental scan's state (:mod:`rotscan.profiling`);
-3. read the usage sources (:mod:`rotscan.usage.aggregate`);
-4. detect ROT — trivial, redundant (verified: :mod:`rotscan.detect.verify`), obsolete;
-5. return a :class:`~rotscan.models.ScanResult` (written by :mod:`rotscan.findings_io` and
+3. read the catalog's tables and register the datasets (:mod:`rotscan.registration`);
+4. read the usage sources (:mod:`rotscan.usage.aggregate`);
+5. detect ROT — trivial, redundant (verified: :mod:`rotscan.detect.verify`), obsolete, broken tables;
+   then registration evidence and owners on every finding (:mod:`rotscan.registration`);
+6. return a :class:`~rotscan.models.ScanResult` (written by :mod:`rotscan.findings_io` and
    rendered by :mod:`rotscan.report`).
 
 Spark is started only when something needs it (a non-``file:`` root, or datasets to profile), so
@@ -21,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rotscan import __version__
+from rotscan.catalog import CatalogSettings
 from rotscan.cleanup.audit import read_cleanup_history
 from rotscan.core.formatting import format_bytes
 from rotscan.crawl.discover import CrawlRules
@@ -33,7 +36,10 @@ from rotscan.detect.verify import projections, verify_sampled
 from rotscan.errors import RootNotFoundError
 from rotscan.listing import list_roots
 from rotscan.models import Finding, ScanInfo, ScanResult, now_utc
+from rotscan.owners import OwnerRules
 from rotscan.profiling import ProfileSettings, profile_datasets
+from rotscan.registration import broken_table_findings, finish_findings, read_catalog_step, register
+from rotscan.registration import coverage as catalog_coverage
 from rotscan.runtime import Runtime
 from rotscan.settings import ScanSettings
 from rotscan.spark.verifier import SparkVerifier
@@ -58,13 +64,16 @@ class ScanRules:
     obsolete: ObsoleteRules
     decisions: DecisionSettings
     small_files: SmallFileRules
+    catalog: CatalogSettings
+    owners: OwnerRules
 
     @classmethod
     def from_runtime(cls, rt: Runtime) -> ScanRules:
         cfg = rt.config
         return cls(ScanSettings.from_config(cfg), CrawlRules.from_config(cfg), ProfileSettings.from_config(cfg),
                    UsageSettings.from_config(cfg), TrivialRules.from_config(cfg), RedundancyRules.from_config(cfg),
-                   ObsoleteRules.from_config(cfg), DecisionSettings.from_config(cfg), SmallFileRules.from_config(cfg))
+                   ObsoleteRules.from_config(cfg), DecisionSettings.from_config(cfg), SmallFileRules.from_config(cfg),
+                   CatalogSettings.from_config(cfg), OwnerRules.from_config(cfg))
 
 
 def resolve_roots(roots: Sequence[str]) -> list[Uri]:
@@ -113,6 +122,10 @@ def run_scan(roots: Sequence[str], ctx: Runtime, *, as_of: datetime | None = Non
     if rules.scan.profile:
         profile_datasets(entries, ctx, rules.profile, warnings, tracker)
 
+    catalog = read_catalog_step(rules.catalog, lambda: ctx.spark(need_s3a=any(u.scheme == "s3a" for u in uris)),
+                                ctx.progress, warnings)
+    for e, d in zip(entries, register([e.dataset for e in entries], catalog), strict=True):
+        e.dataset = d
     usage = None
     if usage_paths:
         usage = gather_usage(usage_paths, entries, rules.usage, warnings, as_of, ctx.progress)
@@ -136,9 +149,14 @@ def run_scan(roots: Sequence[str], ctx: Runtime, *, as_of: datetime | None = Non
     findings += detect_obsolete(datasets, None if usage is None else usage.stats,
                                 None if usage is None else usage.graph, None if usage is None else usage.coverage,
                                 rules.obsolete, as_of, exclude=flagged)
+    findings += broken_table_findings(catalog, uris, datasets, ctx.storage)
     # last: a table any other rule flagged (or holding flagged files) is never proposed for compaction
     findings += detect_small_files(datasets, rules.small_files, exclude=[f.uri for f in findings])
     findings = _dedupe(findings)
+    datasets, findings = finish_findings(
+        findings, datasets, catalog, rules.owners, uris,
+        delta_properties={e.dataset.uri: e.properties for e in entries if e.properties},
+        lineage=None if usage is None else usage.owners)
     if tracker is not None and state_uri is not None:
         save_tracker(tracker, ctx.storage(state_uri), state_uri, uris, warnings, ctx.progress)
     cleanup_runs = tuple(r for root in uris for r in read_cleanup_history(ctx.storage(root), root, warnings))
@@ -149,6 +167,7 @@ def run_scan(roots: Sequence[str], ctx: Runtime, *, as_of: datetime | None = Non
         tool_version=__version__, usage_sources=() if usage is None else usage.sources,
         price_per_gb_month=rules.scan.price_per_gb_month,
         incremental=None if tracker is None else tracker.info(),
+        catalog=catalog_coverage(catalog, uris, datasets, findings),
     )
     datasets.sort(key=lambda d: d.uri)
     findings.sort(key=lambda f: (-f.reclaimable_bytes, f.uri))

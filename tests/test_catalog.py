@@ -179,3 +179,39 @@ def test_catalog_settings() -> None:
 def test_table_round_trip() -> None:
     t = CatalogTable("db.t", "file:/l/t", "parquet", "EXTERNAL", "me", {"team": "x"}, ("d",), 3, ("file:/o",))
     assert CatalogTable.from_dict(t.to_dict()) == t
+
+
+def test_the_report_says_what_registration_means() -> None:
+    from datetime import datetime, timezone
+
+    from rotscan.report.evidence import EvidenceContext, explain
+
+    ctx = EvidenceContext(as_of=datetime(2026, 12, 1, tzinfo=timezone.utc))
+    (a, b) = with_registration([
+        Finding("file:/lake/backup/orders", "trivial", "tiny", "review", 0.6, 10, "tiny", evidence={"rows": 3}),
+        Finding("file:/lake/warehouse/orders/part-1.csv", "trivial", "zero_byte", "delete", 0.95, 0, "zero"),
+    ], _index())
+    assert explain(a, ctx)[-1] == "Registered in no catalog table, so nobody queries it by a table name."
+    assert explain(b, ctx)[-1] == "Registered as catalog table sales.orders."
+    broken = Finding("file:/lake/warehouse/gone", "trivial", "broken_table", "review", 0.9, 0, "gone",
+                     evidence={"table": "db.gone", "table_type": "EXTERNAL", "format": "parquet",
+                               "location_state": "missing", "files": 0, "bytes": 0, "registered": True})
+    assert explain(broken, ctx) == ["Catalog table db.gone (external, parquet).",
+                                    "Its location no longer exists: nothing is stored there."]
+
+
+def test_another_spelling_of_an_hdfs_namenode_is_never_called_unregistered() -> None:
+    """hdfs://nameservice1/w and hdfs://nn:8020/w may be the same files (apache/iceberg#4346)."""
+    from rotscan.cleanup.safety import Refused
+    from rotscan.cleanup.tables import TableGuard
+
+    idx = CatalogIndex([CatalogTable("db.t", "hdfs://nameservice1/warehouse/t", "parquet")])
+    assert idx.registered(parse("hdfs://nameservice1/warehouse/t/x")) is True
+    assert idx.registered(parse("hdfs://nn:8020/warehouse/t")) is None  # maybe the same table
+    assert idx.registered(parse("hdfs://nn:8020/warehouse")) is None  # contains it, maybe
+    assert idx.registered(parse("hdfs://nn:8020/landing/x")) is False
+    # buckets are not spellings of one another
+    s3 = CatalogIndex([CatalogTable("db.t", "s3a://other/warehouse/t")])
+    assert s3.registered(parse("s3a://lake/warehouse/t")) is False
+    with pytest.raises(Refused, match="another authority"):
+        TableGuard(idx, drop_entries=True).check("quarantine", parse("hdfs://nn:8020/warehouse/t"))

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rotscan.detect",),
     ("rotscan.spark", "rotscan.runtime"),
     ("rotscan.findings_io", "rotscan.report", "rotscan.cleanup", "rotscan.decisions"),
-    ("rotscan.listing", "rotscan.profiling", "rotscan.scan", "rotscan.demo", "rotscan.cli", "rotscan.cli_common",
+    ("rotscan.listing", "rotscan.profiling", "rotscan.registration", "rotscan.scan", "rotscan.demo", "rotscan.cli", "rotscan.cli_common",
      "rotscan.cli_cleanup", "rotscan.cli_decide", "rotscan.cli_run", "rotscan.scheduled", "rotscan.__main__"),
 )
 # Siblings in one layer that must stay apart. The report shows a cleanup plan, through the plan

@@ -6,7 +6,9 @@ minimum age and the run's blast-radius limits. ``quarantine`` and ``delete`` mov
 ``<root>/_rotscan/quarantine/<run_id>/<relative path>`` (``delete`` is final only after ``purge``);
 ``vacuum`` goes through Delta (:mod:`rotscan.cleanup.vacuum`); ``archive`` moves the files to the
 configured archive location (:mod:`rotscan.cleanup.archive`); ``compact`` is reported as not
-implemented. Every file move is journaled; a run interrupted at any point is
+implemented. With ``[catalog] enabled`` every action is checked against the catalog's tables
+too, and a registered table's entry is dropped (its DDL saved) only with ``drop_table_entries``
+(:mod:`rotscan.cleanup.tables`). Every file move is journaled; a run interrupted at any point is
 finished (or its half-done action rolled back) by running apply again on the same plan, or with
 ``resume``.
 """
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rotscan.catalog import CatalogTable
 from rotscan.cleanup import archive
 from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.audit import AuditLog
@@ -36,6 +39,14 @@ from rotscan.cleanup.safety import (
     check_protect,
     check_symlinks,
     locate,
+)
+from rotscan.cleanup.tables import (
+    TABLES_DIR,
+    TableGuard,
+    describe,
+    drop_table_entries,
+    dropped_by,
+    recreate_tables,
 )
 from rotscan.cleanup.usage_check import UsageSince, recorded_sources, scan_as_of, usage_since
 from rotscan.decisions import DecisionSettings, KeepRule, read_decisions, standing_keeps
@@ -328,6 +339,7 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
 
     n_actions = 0
     n_bytes = 0
+    guard: TableGuard | None = None  # the catalog, read when the first action needs checking
     for la in plan.actions:
         if la.tampered or la.action is None:
             _skip(ActionResult(la.uri, "skipped", f"refused: {la.tampered}", 0,
@@ -350,6 +362,9 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
         moved = frozenset(_moved_rel(a, r) for r in moved_recs)
         try:
             checked = _revalidate(a, plan, ctx, rules, now, moved, keeps)
+            if guard is None:
+                guard = TableGuard.open(ctx, plan)
+            drops = guard.check(a.action, checked.uri)
         except Refused as exc:
             res = ActionResult(a.uri, "skipped", f"refused: {exc}", 0, a.action, a.id)
             if run is not None and moved_recs:
@@ -390,7 +405,11 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
                 if a.action == "archive":
                     results.append(archive.dry_run(a, checked.storage, plan_roots(plan), archiving))
                 else:
-                    results.append(_dry_run(a, checked, ctx, rules))
+                    res = _dry_run(a, checked, ctx, rules)
+                    if drops:
+                        res.reason += (f"; would first save the DDL of catalog table(s) {describe(drops)} and drop "
+                                       "their entries (restore re-creates them)")
+                    results.append(res)
             except Refused as exc:
                 results.append(ActionResult(a.uri, "skipped", f"refused: {exc}", 0, a.action, a.id))
             except RotscanError as exc:
@@ -403,7 +422,7 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
                 res = archive.execute(run, a, uri=checked.uri, root=checked.root, storage=checked.storage,
                                       roots=plan_roots(plan), settings=archiving, already=moved_recs)
             else:
-                res = _quarantine(run, a, checked, moved, already=moved_recs)
+                res = _quarantine(run, a, checked, moved, already=moved_recs, drops=drops)
         except Refused as exc:
             res = ActionResult(a.uri, "skipped", f"refused: {exc}", 0, a.action, a.id)
             run.audit(checked.root).record(a.action, run_id=run.run_id, uri=a.uri, status="skipped",
@@ -454,7 +473,7 @@ def _dry_run(a: PlanAction, checked: _Checked, ctx: CleanupContext, rules: Safet
 
 
 def _quarantine(run: _Run, a: PlanAction, checked: _Checked, moved: frozenset[str],
-                already: list[dict[str, Any]]) -> ActionResult:
+                already: list[dict[str, Any]], drops: Sequence[CatalogTable] = ()) -> ActionResult:
     j = run.journal(checked.root)
     mover = run.mover(checked.root)
     storage = checked.storage
@@ -462,6 +481,13 @@ def _quarantine(run: _Run, a: PlanAction, checked: _Checked, moved: frozenset[st
     if not already:
         j.write("action", action_id=a.id, uri=a.uri, action=a.action, kinds=list(a.kinds), rel=a.rel,
                 is_dir=a.fingerprint.is_dir, dirs=list(a.fingerprint.dirs), bytes=a.bytes)
+    dropped: list[str] = []
+    if drops:  # the table entries go first (their DDL saved): no table ever points at quarantined files
+        try:
+            dropped = drop_table_entries(run.ctx.spark(), j, a.id, drops, read_journal(j.storage, j.layout))
+        except RotscanError as exc:
+            return _roll_back(run, a, list(already), f"catalog table entry not dropped: {exc}", root=checked.root,
+                              status_if_put_back="failed")
     done_recs = list(already)
     for f in a.fingerprint.files:
         if f.rel in moved:
@@ -488,12 +514,16 @@ def _quarantine(run: _Run, a: PlanAction, checked: _Checked, moved: frozenset[st
                 left.append(d or ".")
     nbytes = sum(int(r["size"]) for r in done_recs)
     reason = "moved to quarantine" if a.action == "quarantine" else "moved to quarantine (deleted for good by purge)"
+    if dropped:
+        reason += (f"; dropped the entry of catalog table(s) {', '.join(dropped)} (DDL saved in the run's "
+                   f"{TABLES_DIR}/; restore re-creates them)")
     if left:
         reason += f"; directories left in place because new files appeared: {', '.join(left[:3])}"
     j.write("action_end", action_id=a.id, status="done", reason=reason, bytes=nbytes, files=len(done_recs))
     run.audit(checked.root).record(a.action, run_id=run.run_id, uri=a.uri, bytes=nbytes, status="done", reason=reason,
                                    files=len(done_recs), kinds=list(a.kinds), finding_ids=list(a.finding_ids),
-                                   quarantine=str(_child(j.layout.quarantine, a.rel)))
+                                   quarantine=str(_child(j.layout.quarantine, a.rel)),
+                                   **({"tables_dropped": dropped} if dropped else {}))
     return ActionResult(a.uri, "done", reason, nbytes, a.action, a.id, len(done_recs))
 
 
@@ -512,6 +542,12 @@ def _roll_back(run: _Run, a: PlanAction, done_recs: list[dict[str, Any]], why: s
     else:
         reason = f"{why}; {len(done_recs)} file(s) already moved were put back" if done_recs else why
         status = status_if_put_back
+        records = read_journal(j.storage, j.layout)
+        if dropped_by(records, a.id):  # the files are back: so are the table entries this action dropped
+            remade, problems = recreate_tables(run.ctx.spark, j, a.id, records, "table_recreated")
+            reason += "".join(f"; {m}" for m in remade + problems)
+            if problems:
+                status = "failed"
     # the directories of the action were never removed (that happens only after every file moved)
     j.write("action_end", action_id=a.id, status=status, reason=reason, bytes=0, files=0)
     run.audit(root).record(a.action, run_id=run.run_id, uri=a.uri, status=status, reason=reason)

@@ -364,6 +364,9 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
             if ds is not None and ds.delta is not None:
                 details = {"retention_hours": ds.delta.retention_hours, "vacuumable_files": ds.delta.vacuumable_files}
         reason = "; ".join(f"{f.kind}: {f.explanation}" for f in findings)
+        tables = sorted({f.table for f in findings if f.table})
+        if tables:
+            details = {**details, "tables": tables}  # catalog tables the scan saw registered here
         if approved:
             details = {**details, "approved": [
                 {"finding_id": f.id, "decision_id": f.decision.id, "by": f.decision.by, "at": iso(f.decision.at),
@@ -388,10 +391,12 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
         final.append(a)
 
     created = now_utc()
-    scan_info = {"id": scan.scan.id, "dir": scan_dir, "findings_sha256": findings_sha256,
-                 "started": iso(scan.scan.started), "as_of": iso(scan.scan.as_of),
-                 # what apply reads again to skip paths used since the scan (rotscan.cleanup.usage_check)
-                 "usage_sources": [{"kind": u.kind, "path": u.path} for u in scan.scan.usage_sources]}
+    scan_info: dict[str, Any] = {"id": scan.scan.id, "dir": scan_dir, "findings_sha256": findings_sha256,
+                                 "started": iso(scan.scan.started), "as_of": iso(scan.scan.as_of),
+                                 # what apply reads again to skip paths used since the scan (rotscan.cleanup.usage_check)
+                                 "usage_sources": [{"kind": u.kind, "path": u.path} for u in scan.scan.usage_sources]}
+    if scan.scan.catalog and scan.scan.catalog.get("read"):
+        scan_info["catalog"] = True  # apply then checks every action against the catalog again
     return CleanupPlan(
         plan_id=f"{created.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}", created=iso(created) or "",
         tool_version=__version__, scan=scan_info, roots=tuple(roots), actions=tuple(final),

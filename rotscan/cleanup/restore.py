@@ -5,6 +5,9 @@ moved, with its size, mtime and SHA-256. Each is moved back and verified; a path
 other data is refused for that file rather than overwritten. Restoring is idempotent and safe to
 rerun after a crash (an interrupted restore is journaled too). Archived datasets are copied back
 from their archive location in the storage class each file had (:func:`rotscan.cleanup.archive.restore`).
+rerun after a crash (an interrupted restore is journaled too). Catalog table entries the run dropped
+(``--drop-table-entries``) are re-created from their saved DDL once all of their action's files
+are back (:mod:`rotscan.cleanup.tables`; needs ``[catalog] enabled``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from rotscan.cleanup.audit import AuditLog
 from rotscan.cleanup.context import ActionResult, CleanupContext
 from rotscan.cleanup.journal import Journal, RunLayout, read_journal
+from rotscan.cleanup.tables import dropped_by, recreate_tables
 from rotscan.errors import RotscanError
 from rotscan.uri import Uri, parse
 
@@ -113,12 +117,21 @@ def _restore_root(ctx: CleanupContext, root: Uri, run_id: str) -> list[ActionRes
                 nbytes += int(rec["size"])
             else:
                 problems.append(f"{parse(rec['src']).name}: {why}")
+        tables = dropped_by(records, action_id)
         if problems:
             failed = any("missing" in p or "does not verify" in p for p in problems)
             status = "failed" if failed else "skipped"
             reason = f"{len(moves) - len(problems)} of {len(moves)} file(s) restored; " + "; ".join(problems[:3])
+            if tables:
+                reason += "; catalog table(s) " + ", ".join(r["table"] for r in tables) + " not re-created: not all " \
+                          "of their files are back"
         else:
             status, reason = "done", f"restored {len(moves):,} file(s) byte for byte"
+            if tables:
+                remade, failures = recreate_tables(ctx.spark, journal, action_id, records, "table_restored")
+                reason += "".join(f"; {m}" for m in remade + failures)
+                if failures:
+                    status = "failed"
         audit.record("restore", run_id=run_id, uri=act["uri"], bytes=nbytes, status=status, reason=reason)
         out.append(ActionResult(act["uri"], status, reason, nbytes, act["action"], action_id, len(moves)))
     journal.write("restore_end", user=ctx.user)

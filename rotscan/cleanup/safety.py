@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "max_actions_per_run": 1000,
     "vacuum_mode": "quarantine",
     "revalidate_usage": True,
+    "drop_table_entries": False,  # read by rotscan.cleanup.tables
 }
 
 

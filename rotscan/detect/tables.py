@@ -144,13 +144,14 @@ def _broken(t: CatalogTable, locations: list[Uri], states: list[LocationState], 
     shown = where.relative_to(root) if root is not None and where != root else str(where)
     files = sum(s.files for s in states)
     nbytes = sum(s.bytes for s in states)
-    parts = f" and its {len(locations) - 1} partition location(s)" if len(locations) > 1 else ""
+    many = len(locations) > 1
+    parts = f" and its {len(locations) - 1} partition location(s)" if many else ""
     if gone:
-        what = f"points at {shown}{parts}, which no longer exist(s)"
+        what = f"points at {shown}{parts}, which no longer exist" + ("" if many else "s")
         state = "missing"
     else:
         left = f"{files:,} marker/empty file(s), {nbytes:,} bytes" if files else "nothing"
-        what = f"points at {shown}{parts}, which hold(s) no data files ({left})"
+        what = f"points at {shown}{parts}, which hold" + ("" if many else "s") + f" no data files ({left})"
         state = "empty"
     kind = "managed" if t.managed else "external"
     return Finding(

@@ -400,6 +400,15 @@ def _trivial(f: Finding, ctx: EvidenceContext) -> list[str]:
         part = _in_dataset(f, ctx)
         if part:
             out.append(part)
+    elif f.kind == "broken_table":
+        kind = str(e.get("table_type") or "").lower() or "catalog"
+        out.append(f"catalog table {e.get('table') or f.table} ({kind}, {e.get('format') or 'format unknown'})")
+        if e.get("location_state") == "missing":
+            out.append("its location no longer exists: nothing is stored there")
+        else:
+            out.append("its location holds no data files"
+                       + (f" ({_files(files)}, {format_bytes(nbytes)} of markers or empty files)" if files else ""))
+        return out
     elif f.kind in ("junk_file", "write_debris"):
         what = "a directory of" if e.get("is_dir") else "holding"
         if files is not None or nbytes is not None:
@@ -450,4 +459,10 @@ def explain(finding: Finding, ctx: EvidenceContext) -> list[str]:
         parts = _obsolete(finding, ctx)
     else:
         parts = _trivial(finding, ctx)
+    registered = finding.evidence.get("registered")  # only when a catalog was read (rotscan.detect.tables)
+    if registered is True and finding.kind != "broken_table":
+        table = finding.table or finding.evidence.get("table")
+        parts.append(f"registered as catalog table {table}" if table else "registered in the catalog")
+    elif registered is False:
+        parts.append("registered in no catalog table, so nobody queries it by a table name")
     return [_sentence(p) for p in parts if p and p.strip()]

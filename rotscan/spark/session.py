@@ -127,9 +127,16 @@ def _provided_session(config: Config) -> SparkSession:
         # Someone else's session (a notebook, a test harness): use it as it is.
         return active
     builder = SparkSession.builder.appName(str(config.get("spark", "app_name")))
-    for key, value in _with_user_conf(_SESSION_CONF, config).items():
+    for key, value in _with_user_conf({**_SESSION_CONF, **_catalog_conf(config)}, config).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _catalog_conf(config: Config) -> dict[str, str]:
+    """Hive support and the metastore settings when ``[catalog] enabled`` (rotscan.catalog)."""
+    from rotscan.catalog import CatalogSettings
+
+    return CatalogSettings.from_config(config).spark_conf()
 
 
 def _with_user_conf(conf: Mapping[str, str], config: Config) -> dict[str, str]:
@@ -162,6 +169,7 @@ def _embedded_session(config: Config, need_s3a: bool, env: Mapping[str, str]) ->
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={_log4j_config(config, env).as_uri()}",
         **jar_conf,
         **_SESSION_CONF,
+        **_catalog_conf(config),
     }
     conf = _with_user_conf(conf, config)
     spark_conf = SparkConf().setAll(list(conf.items()))

@@ -6,7 +6,7 @@ usage claim may rely on."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,8 @@ class UsageContext:
     graph: Any  # rotscan.usage.stats.LineageGraph
     coverage: Coverage
     sources: tuple[UsageSource, ...]
+    # per dataset URI and kind of claim, the owner the sources declare (rotscan.owners.lineage_owners)
+    owners: dict[str, Any] = field(default_factory=dict)
 
 
 def gather_usage(paths: Sequence[str], entries: list[InventoryEntry], settings: UsageSettings,
@@ -86,10 +88,13 @@ def gather_usage(paths: Sequence[str], entries: list[InventoryEntry], settings: 
         u = stats.get(e.dataset.uri)
         if u is not None:
             e.dataset = replace(e.dataset, last_read=u.last_read, last_written=u.last_written)
+    from rotscan.owners import lineage_owners
+
     return UsageContext(stats=stats, graph=graph,
                         coverage=Coverage(start=start, end=end, storages=storages,
                                           kinds=tuple(sorted({c.kind for c in read_sources}))),
-                        sources=tuple(c.to_usage_source() for c in coverage))
+                        sources=tuple(c.to_usage_source() for c in coverage),
+                        owners=lineage_owners(events, index.lookup))
 
 
 def _safe_parse(text: str) -> Uri | None:
