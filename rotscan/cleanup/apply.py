@@ -5,9 +5,10 @@ path is compared with the plan's fingerprint (anything new, changed or missing â
 minimum age and the run's blast-radius limits. ``quarantine`` and ``delete`` move the files into
 ``<root>/_rotscan/quarantine/<run_id>/<relative path>`` (``delete`` is final only after ``purge``);
 ``vacuum`` goes through Delta (:mod:`rotscan.cleanup.vacuum`); ``archive`` moves the files to the
-configured archive location (:mod:`rotscan.cleanup.archive`); ``compact`` is reported as not
-implemented. With ``[catalog] enabled`` every action is checked against the catalog's tables
-too, and a registered table's entry is dropped (its DDL saved) only with ``drop_table_entries``
+configured archive location (:mod:`rotscan.cleanup.archive`); ``compact`` rewrites small files
+(:mod:`rotscan.cleanup.compact`: Delta OPTIMIZE, or a verified Spark rewrite and swap). With
+``[catalog] enabled`` every action is checked against the catalog's tables too, and a registered
+table's entry is dropped (its DDL saved) only with ``drop_table_entries``
 (:mod:`rotscan.cleanup.tables`). Every file move is journaled; a run interrupted at any point is
 finished (or its half-done action rolled back) by running apply again on the same plan, or with
 ``resume``.
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotscan.catalog import CatalogTable
-from rotscan.cleanup import archive
+from rotscan.cleanup import archive, compact
 from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.audit import AuditLog
 from rotscan.cleanup.context import ActionResult, CleanupContext
@@ -56,7 +57,7 @@ from rotscan.storage.base import WritableStorage
 from rotscan.uri import Uri, parse
 from rotscan.usage.aggregate import UsageSettings
 
-NOT_IMPLEMENTED = ("compact",)
+NOT_IMPLEMENTED: tuple[str, ...] = ()
 
 
 def new_run_id() -> str:
@@ -176,11 +177,13 @@ def _keeps_now(plan: LoadedPlan, ctx: CleanupContext, now: float) -> tuple[KeepR
 
 
 def _revalidate(a: PlanAction, plan: LoadedPlan, ctx: CleanupContext, rules: SafetyRules, now: float,
-                moved: frozenset[str] = frozenset(), keeps: tuple[KeepRule, ...] = ()) -> _Checked:
+                moved: frozenset[str] = frozenset(), keeps: tuple[KeepRule, ...] = (),
+                ours: frozenset[str] = frozenset()) -> _Checked:
     """Raise :class:`Refused` or :class:`Changed` unless the action may go ahead now.
 
     ``moved``: files of this action an interrupted run already quarantined (resume). ``keeps``: the
-    review keeps in force (:func:`_keeps_now`)."""
+    review keeps in force (:func:`_keeps_now`). ``ours``: files the action already put into the path
+    (a compaction's rewritten files), not compared with the plan."""
     uri, root, rel = locate(a.uri, plan.roots)
     if str(root) != a.root or rel != a.rel:
         raise Refused(f"the action's root/relative path ({a.root}, {a.rel}) do not match its path")
@@ -189,6 +192,9 @@ def _revalidate(a: PlanAction, plan: LoadedPlan, ctx: CleanupContext, rules: Saf
         fp: fpmod.Fingerprint | None = fpmod.take(storage, uri)
     except VanishedError:
         fp = None
+    if fp is not None and ours:
+        fp = fpmod.Fingerprint(is_dir=fp.is_dir, files=tuple(f for f in fp.files if f.rel not in ours), dirs=fp.dirs,
+                               symlinks=fp.symlinks, delta_version=fp.delta_version, nested_tables=fp.nested_tables)
     if fp is not None:
         check_symlinks(fp)
     check_protect(rel, uri, fp, rules.protect)
@@ -360,8 +366,17 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
             continue
         moved_recs = moved_by_action.get(a.id, [])
         moved = frozenset(_moved_rel(a, r) for r in moved_recs)
+        ours: frozenset[str] = frozenset()
+        action_records = [r for recs in journal_state.values() for r in recs if r.get("action_id") == a.id]
+        if a.action == "compact":
+            moved, ours = compact.split_moves(a, moved_recs)
+            if run is not None and a.id in started and not moved_recs:
+                finished = compact.resume_delta(run, a, parse(a.root), action_records)
+                if finished is not None:  # an interrupted OPTIMIZE that did commit
+                    results.append(finished)
+                    continue
         try:
-            checked = _revalidate(a, plan, ctx, rules, now, moved, keeps)
+            checked = _revalidate(a, plan, ctx, rules, now, moved, keeps, ours)
             if guard is None:
                 guard = TableGuard.open(ctx, plan)
             drops = guard.check(a.action, checked.uri)
@@ -404,6 +419,8 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
             try:
                 if a.action == "archive":
                     results.append(archive.dry_run(a, checked.storage, plan_roots(plan), archiving))
+                elif a.action == "compact":
+                    results.append(compact.dry_run(a))
                 else:
                     res = _dry_run(a, checked, ctx, rules)
                     if drops:
@@ -421,6 +438,9 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
             elif a.action == "archive":
                 res = archive.execute(run, a, uri=checked.uri, root=checked.root, storage=checked.storage,
                                       roots=plan_roots(plan), settings=archiving, already=moved_recs)
+            elif a.action == "compact":
+                res = compact.execute(run, a, uri=checked.uri, root=checked.root, storage=checked.storage,
+                                      already=moved_recs, records=action_records)
             else:
                 res = _quarantine(run, a, checked, moved, already=moved_recs, drops=drops)
         except Refused as exc:

@@ -24,6 +24,8 @@ from rotscan import __version__
 from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.archive import ArchiveSettings
 from rotscan.cleanup.archive import plan_details as plan_archive
+from rotscan.cleanup.compact import check_compactable
+from rotscan.cleanup.compact import plan_details as plan_compact
 from rotscan.cleanup.safety import (
     Refused,
     SafetyRules,
@@ -358,6 +360,11 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
             except Refused as exc:
                 skip(f"refused: {exc}")
                 continue
+        if action == "compact":
+            ds = datasets.get(str(uri))
+            evidence = next((f.evidence for f in findings if f.action == "compact"), {})
+            details = plan_compact(evidence, ds.format if ds is not None else str(evidence.get("format") or ""),
+                                   ds.partition_columns if ds is not None else ())
         if action == "vacuum":
             nbytes = max(f.reclaimable_bytes for f in findings)
             ds = datasets.get(str(uri))
@@ -374,10 +381,17 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
             reason += "; " + "; ".join(f"approved by {f.decision.by}" + (f": {f.decision.reason}" if f.decision.reason
                                                                           else "")
                                        for f in approved if f.decision is not None)
-        candidates.append(PlanAction(
+        candidate = PlanAction(
             id=_action_id(action, str(uri)), uri=str(uri), root=str(root), rel=rel, action=action, kinds=kinds,
             reason=reason, finding_ids=ids, bytes=nbytes, fingerprint=fp,
-            related=related if any(k in _REDUNDANT_KINDS for k in kinds) else (), details=details))
+            related=related if any(k in _REDUNDANT_KINDS for k in kinds) else (), details=details)
+        if action == "compact":
+            try:
+                check_compactable(candidate)
+            except Refused as exc:
+                skip(f"refused: {exc}")
+                continue
+        candidates.append(candidate)
 
     # One action per path: an action inside another action's path is covered by it.
     paths = [fpmod_uri(a) for a in candidates]

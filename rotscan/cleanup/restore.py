@@ -4,10 +4,10 @@ The run's journal (kept with the lake under ``<root>/_rotscan/runs/<run_id>/``) 
 moved, with its size, mtime and SHA-256. Each is moved back and verified; a path that now holds
 other data is refused for that file rather than overwritten. Restoring is idempotent and safe to
 rerun after a crash (an interrupted restore is journaled too). Archived datasets are copied back
-from their archive location in the storage class each file had (:func:`rotscan.cleanup.archive.restore`).
-rerun after a crash (an interrupted restore is journaled too). Catalog table entries the run dropped
-(``--drop-table-entries``) are re-created from their saved DDL once all of their action's files
-are back (:mod:`rotscan.cleanup.tables`; needs ``[catalog] enabled``).
+from their archive location in the storage class each file had (:func:`rotscan.cleanup.archive.restore`);
+a compaction is undone by :func:`rotscan.cleanup.compact.restore`. Catalog table entries the run
+dropped (``--drop-table-entries``) are re-created from their saved DDL once all of their action's
+files are back (:mod:`rotscan.cleanup.tables`; needs ``[catalog] enabled``).
 """
 
 from __future__ import annotations
@@ -105,6 +105,11 @@ def _restore_root(ctx: CleanupContext, root: Uri, run_id: str) -> list[ActionRes
             from rotscan.cleanup import archive
 
             out.append(archive.restore(ctx, storage, journal, audit, run_id, act, moves, restored, pending))
+            continue
+        if act.get("action") == "compact":
+            from rotscan.cleanup import compact
+
+            out.append(compact.restore(ctx, storage, journal, audit, run_id, act, records, moves, restored, pending))
             continue
         nbytes = 0
         problems: list[str] = []
