@@ -100,7 +100,7 @@ print(json.dumps({
     "roots": list(result.scan.roots),
     "planned": sorted(a.rel for a in plan.actions),
     "not_planned": [r["reason"] for r in plan.not_planned],
-    "dry": [a.status for a in dry.planned], "dry_unchanged": after_dry == before,
+    "dry": {a.uri: [a.status, a.reason] for a in dry.planned}, "dry_unchanged": after_dry == before,
     "done": [a.to_dict() for a in done.planned], "run_id": done.run_id,
     "after_exec": sorted(after_exec), "restored_ok": restored.ok,
     "restored_equal": data_only(after_restore) == data_only(before),
@@ -122,8 +122,13 @@ def test_cleanup_through_s3a_against_moto(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout.strip().splitlines()[-1])
     assert doc["roots"] == ["s3a://lake/lake"]
     assert {"exports/.DS_Store", "exports/Thumbs.db", "exports/blank.csv", "tmp/scratch_dump"} <= set(doc["planned"]), doc
-    assert doc["dry"] and set(doc["dry"]) == {"done"} and doc["dry_unchanged"]
-    assert doc["done"] and all(a["status"] == "done" for a in doc["done"]), doc["done"]
+    # the keep was recorded after plan.json was written: apply re-reads the keeps and leaves that file alone
+    thumbs = "s3a://lake/lake/exports/Thumbs.db"
+    assert doc["dry"][thumbs][0] == "skipped" and "kept" in doc["dry"][thumbs][1], doc["dry"]
+    assert {s for u, (s, _) in doc["dry"].items() if u != thumbs} == {"done"} and doc["dry_unchanged"], doc["dry"]
+    assert len(doc["done"]) == len(doc["dry"])
+    assert all(a["status"] == ("skipped" if a["uri"] == thumbs else "done") for a in doc["done"]), doc["done"]
+    assert "lake/exports/Thumbs.db" in doc["after_exec"]
     assert not any(k.startswith("lake/tmp/scratch_dump/") for k in doc["after_exec"])
     q = f"lake/_rotscan/quarantine/{doc['run_id']}/"
     moved = [k for k in doc["after_exec"] if k.startswith(q + "tmp/scratch_dump/") and not k.endswith("/")]
