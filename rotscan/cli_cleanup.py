@@ -133,7 +133,7 @@ def plan_cmd(scan_dir: Path, out: Path, config_path: Path | None, include_review
 @click.option("--resume", "resume", metavar="RUN_ID", default=None,
               help="Finish (or roll back) an interrupted run. PLAN is optional then (the run keeps a copy).")
 @root_option
-@click.option("--only", "only", multiple=True, type=click.Choice(["quarantine", "delete", "vacuum", "compact", "archive"]),
+@click.option("--only", "only", multiple=True, type=click.Choice(["quarantine", "delete", "vacuum", "compact", "archive", "drop_partitions"]),
               help="Apply only actions of this type (repeatable); the others are reported as skipped.")
 @click.option("--lineage", "lineage", multiple=True, metavar="PATH",
               help="Also check these OpenLineage events for reads/writes since the scan (besides the scan's sources).")

@@ -430,7 +430,7 @@ class ScanInfo:
 
 
 CLEANUP_GROUPS = ("quarantined", "vacuumed", "restored", "purged", "skipped", "failed", "decided", "archived",
-                  "unarchived", "compacted", "uncompacted")
+                  "unarchived", "compacted", "uncompacted", "partitions_deleted", "partitions_restored")
 
 
 @dataclass(frozen=True)
@@ -446,7 +446,10 @@ class CleanupRun:
     their archive location — not taken out of storage, so never part of :attr:`reclaimed_bytes`;
     ``monthly_saved`` is what they save per month), ``unarchived`` (archived datasets restored),
     ``compacted`` (bytes of the small files a compaction replaced; the data stays) and
-    ``uncompacted`` (compactions undone by restore).
+    ``uncompacted`` (compactions undone by restore), ``partitions_deleted`` (bytes of expired Delta
+    partitions a DELETE took out of the live table; their files go with a VACUUM after the table's
+    retention, so not part of :attr:`reclaimed_bytes`) and ``partitions_restored`` (those deletes
+    undone by restore). Expired Hive partitions are quarantined and count as ``quarantined``.
     """
 
     run_id: str

@@ -148,7 +148,9 @@ def run_scan(roots: Sequence[str], ctx: Runtime, *, as_of: datetime | None = Non
     flagged = {f.uri for f in findings}
     findings += detect_obsolete(datasets, None if usage is None else usage.stats,
                                 None if usage is None else usage.graph, None if usage is None else usage.coverage,
-                                rules.obsolete, as_of, exclude=flagged)
+                                rules.obsolete, as_of, exclude=flagged,
+                                partitions={e.dataset.uri: e.partition_stats for e in entries if e.partition_stats},
+                                warnings=warnings)
     findings += broken_table_findings(catalog, uris, datasets, ctx.storage)
     # last: a table any other rule flagged (or holding flagged files) is never proposed for compaction
     findings += detect_small_files(datasets, rules.small_files, exclude=[f.uri for f in findings])

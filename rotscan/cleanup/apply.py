@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotscan.catalog import CatalogTable
-from rotscan.cleanup import archive, compact
+from rotscan.cleanup import archive, compact, partitions
 from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.audit import AuditLog
 from rotscan.cleanup.context import ActionResult, CleanupContext
@@ -165,6 +165,7 @@ class _Checked:
     root: Uri
     storage: WritableStorage
     fp: fpmod.Fingerprint | None
+    version: int | None = None  # drop_partitions on Delta: the table version the partitions were checked at
 
 
 def _keeps_now(plan: LoadedPlan, ctx: CleanupContext, now: float) -> tuple[KeepRule, ...]:
@@ -209,6 +210,9 @@ def _revalidate(a: PlanAction, plan: LoadedPlan, ctx: CleanupContext, rules: Saf
         if fp.delta_version != a.fingerprint.delta_version:
             raise Changed(f"Delta version {a.fingerprint.delta_version} -> {fp.delta_version} since the plan")
         return _Checked(uri, root, storage, fp)
+    if a.action == partitions.ACTION:  # the expired partitions only (rotscan.cleanup.partitions)
+        version = partitions.revalidate(a, storage, uri, moved, now, rules.min_age_hours)
+        return _Checked(uri, root, storage, fp, version)
     expected = a.fingerprint
     if moved:
         expected = fpmod.Fingerprint(is_dir=expected.is_dir, files=tuple(f for f in expected.files if f.rel not in moved),
@@ -375,6 +379,11 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
                 if finished is not None:  # an interrupted OPTIMIZE that did commit
                     results.append(finished)
                     continue
+        if a.action == partitions.ACTION and run is not None and a.id in started and not moved_recs:
+            finished = partitions.resume_delta(run, a, parse(a.root), action_records)
+            if finished is not None:  # an interrupted Delta DELETE that did commit
+                results.append(finished)
+                continue
         try:
             checked = _revalidate(a, plan, ctx, rules, now, moved, keeps, ours)
             if guard is None:
@@ -421,6 +430,8 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
                     results.append(archive.dry_run(a, checked.storage, plan_roots(plan), archiving))
                 elif a.action == "compact":
                     results.append(compact.dry_run(a))
+                elif a.action == partitions.ACTION:
+                    results.append(partitions.dry_run(a))
                 else:
                     res = _dry_run(a, checked, ctx, rules)
                     if drops:
@@ -441,6 +452,9 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
             elif a.action == "compact":
                 res = compact.execute(run, a, uri=checked.uri, root=checked.root, storage=checked.storage,
                                       already=moved_recs, records=action_records)
+            elif a.action == partitions.ACTION:
+                res = partitions.execute(run, a, uri=checked.uri, root=checked.root, storage=checked.storage,
+                                         already=moved_recs, records=action_records, version=checked.version)
             else:
                 res = _quarantine(run, a, checked, moved, already=moved_recs, drops=drops)
         except Refused as exc:

@@ -108,9 +108,9 @@ def read_cleanup_history(storage: Storage, root: Uri, warnings: list[ScanWarning
 
 _GROUP_OF_EVENT = {"quarantine": "quarantined", "delete": "quarantined", "vacuum": "vacuumed",
                    "restore": "restored", "purge": "purged", "decision": "decided", "archive": "archived",
-                   "compact": "compacted"}
+                   "compact": "compacted", "drop_partitions": "quarantined", "delete_partitions": "partitions_deleted"}
 # a restore of an archive or a compaction is counted apart from restored quarantine
-_GROUP_OF_RESTORED = {"archive": "unarchived", "compact": "uncompacted"}
+_GROUP_OF_RESTORED = {"archive": "unarchived", "compact": "uncompacted", "delete_partitions": "partitions_restored"}
 
 
 def parse_audit_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:

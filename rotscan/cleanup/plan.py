@@ -26,6 +26,10 @@ from rotscan.cleanup.archive import ArchiveSettings
 from rotscan.cleanup.archive import plan_details as plan_archive
 from rotscan.cleanup.compact import check_compactable
 from rotscan.cleanup.compact import plan_details as plan_compact
+from rotscan.cleanup.partitions import ACTION as DROP_PARTITIONS
+from rotscan.cleanup.partitions import KIND as PARTITIONS_KIND
+from rotscan.cleanup.partitions import StalePartitions
+from rotscan.cleanup.partitions import plan_details as plan_partitions
 from rotscan.cleanup.safety import (
     Refused,
     SafetyRules,
@@ -43,7 +47,9 @@ from rotscan.uri import Uri, parse
 PLAN_VERSION = 1
 ACTIONABLE = ("quarantine", "delete", "vacuum", "compact", "archive")
 # When one path has several findings with different actions, the least destructive wins.
-_PRIORITY = {"compact": 0, "vacuum": 1, "archive": 2, "quarantine": 3, "delete": 4}
+# (drop_partitions: what an expired_partitions finding's quarantine/delete becomes — the expired
+# partitions only, never the whole dataset; :mod:`rotscan.cleanup.partitions`.)
+_PRIORITY = {"compact": 0, "vacuum": 1, DROP_PARTITIONS: 1.5, "archive": 2, "quarantine": 3, "delete": 4}
 _REDUNDANT_KINDS = ("exact_duplicate", "near_duplicate", "subset", "projection")
 # What a review-level finding becomes once a reviewer approved it (``rotscan decide --approve``).
 # Every one is quarantined — moved into the root's quarantine, restorable until purged — because
@@ -55,6 +61,7 @@ APPROVED_ACTION: dict[str, str] = {
     "near_duplicate": "quarantine", "subset": "quarantine", "projection": "quarantine",
     "exact_duplicate": "quarantine", "unread": "quarantine", "superseded": "quarantine", "expired": "quarantine",
     "empty": "quarantine", "constant": "quarantine", "write_debris": "quarantine", "corrupt_file": "quarantine",
+    PARTITIONS_KIND: DROP_PARTITIONS,
 }
 
 
@@ -322,7 +329,8 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
                                  "reason": verdict.why})
             continue
         approved = verdict.approved
-        chosen = [a for a in actions if a in ACTIONABLE]
+        chosen = [DROP_PARTITIONS if f.kind == PARTITIONS_KIND and a in ("quarantine", "delete") else a
+                  for f, a in zip(findings, actions, strict=True) if a in ACTIONABLE]
         chosen += [APPROVED_ACTION.get(f.kind, "quarantine") for f in approved]
         action = min(chosen or ["quarantine"], key=lambda a: _PRIORITY[a])
 
@@ -347,12 +355,27 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
         except StorageError as exc:
             skip(f"cannot read: {exc}")
             continue
-        stale = _stale(fp, findings, datasets.get(str(uri)), started)
-        if stale:
-            skip(f"stale scan: {stale}; scan again before planning")
-            continue
+        partition_details: dict[str, Any] | None = None
+        if action == DROP_PARTITIONS:
+            # only the expired partitions: the rest of a live table may change freely
+            try:
+                partition_details, fp = plan_partitions(findings, storage, uri, datasets.get(str(uri)), started)
+            except Refused as exc:
+                skip(f"refused: {exc}")
+                continue
+            except StalePartitions as exc:
+                skip(f"stale scan: {exc}; scan again before planning")
+                continue
+            except StorageError as exc:
+                skip(f"cannot read: {exc}")
+                continue
+        else:
+            stale = _stale(fp, findings, datasets.get(str(uri)), started)
+            if stale:
+                skip(f"stale scan: {stale}; scan again before planning")
+                continue
         related = tuple(dict.fromkeys(r for f in findings for r in f.related))
-        details: dict[str, Any] = {}
+        details: dict[str, Any] = partition_details or {}
         nbytes = fp.bytes
         if action == "archive":
             try:

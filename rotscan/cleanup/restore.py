@@ -92,6 +92,11 @@ def _restore_root(ctx: CleanupContext, root: Uri, run_id: str) -> list[ActionRes
             out.append(ActionResult(act["uri"], "skipped", "VACUUM deleted these files permanently "
                                     "(vacuum_mode = delta); nothing to restore", 0, act["action"], action_id))
             continue
+        if act.get("action") == "drop_partitions" and act.get("mode") == "delete":
+            from rotscan.cleanup import partitions
+
+            out.append(partitions.restore_delta(ctx, storage, journal, audit, run_id, act, records))
+            continue
         if act.get("is_dir"):
             base = parse(act["uri"])
             if act.get("action") != "vacuum":

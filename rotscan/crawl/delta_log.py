@@ -43,6 +43,8 @@ class AddFile:
     num_records: int | None
     has_deletion_vector: bool = False
     deleted_rows: int = 0  # rows a deletion vector marks as deleted (cardinality)
+    # the add's partitionValues (column -> value as a string, None for null)
+    partition_values: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,6 +147,8 @@ class _Replayer:
                 num_records=_num_records(add.get("stats")),
                 has_deletion_vector=bool(add.get("deletionVector")),
                 deleted_rows=int((add.get("deletionVector") or {}).get("cardinality") or 0),
+                partition_values={str(k): None if v is None else str(v)
+                                  for k, v in (add.get("partitionValues") or {}).items()},
             )
             snap.removed.discard(key)
         elif (rm := action.get("remove")) is not None:

@@ -14,6 +14,7 @@ from rotscan.crawl.delta_log import DeltaLogError, read_snapshot
 from rotscan.crawl.discover import DatasetCandidate
 from rotscan.crawl.footers import READERS, CorruptFileError
 from rotscan.crawl.iceberg import read_summary
+from rotscan.crawl.partitions import PartitionStat, delta_partitions, hive_partitions
 from rotscan.errors import StorageError, VanishedError
 from rotscan.models import Column, Dataset, DeltaInfo, ScanWarning, utc_from_epoch
 from rotscan.redundancy.signature import Signature
@@ -51,6 +52,9 @@ class InventoryEntry:
     fingerprint: str | None = None
     # Delta: the table's properties (``metaData.configuration`` of its log), e.g. an owner key
     properties: dict[str, str] = field(default_factory=dict)
+    # Partitioned datasets: one entry per leaf partition (values, files, bytes), for partition-level
+    # retention (:mod:`rotscan.detect.partition_retention`); None when not partitioned
+    partition_stats: list[PartitionStat] | None = None
 
 
 def csv_header(head: bytes, name: str) -> list[str] | None:
@@ -189,6 +193,9 @@ class Inventory:
             zero_byte_files=zero,
         )
         out.fingerprint = files_fingerprint(_listing(cand))
+        if cand.layout == "hive_partitioned":
+            out.partition_stats = hive_partitions((e.uri.relative_to(cand.uri), e.size) for e in cand.files
+                                                  if e.uri.is_within(cand.uri))
         if healthy and cand.format in formats.DATA_FORMATS:
             out.read_format = cand.format
             # Every file healthy and exactly what Spark lists in the directory: name the directory
@@ -255,6 +262,9 @@ class Inventory:
         entry = InventoryEntry(dataset=dataset, warnings=warnings,
                                fingerprint=delta_fingerprint(snap.version, ((k, a.size) for k, a in snap.adds.items())),
                                properties={str(k): str(v) for k, v in snap.configuration.items()})
+        if snap.partition_columns:
+            entry.partition_stats = delta_partitions(snap.partition_columns,
+                                                     ((a.partition_values, a.size) for a in snap.adds.values()))
         if snap.adds and not missing:
             entry.read_format = "delta"
             entry.read_paths = [uri]

@@ -12,6 +12,8 @@ lineage graph and the coverage of the usage sources.
   beside the original, dated snapshots beyond the newest ``superseded_keep_last``), with compatible
   columns; without usage data it is only proposed for review, saying reads are unknown;
 - ``expired``: older than a retention policy from the configuration (``[[obsolete.retention]]``);
+- ``expired_partitions``: partitions dated (by their value) beyond a partition-level retention policy
+  (one with ``partition_column``; :mod:`rotscan.detect.partition_retention`);
 - ``unvacuumed_history``: Delta files held only for time travel beyond the table's retention
   (``action: vacuum``).
 
@@ -30,7 +32,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from rotscan.models import Dataset, Finding, iso
+from rotscan.crawl.partitions import PartitionStat
+from rotscan.detect.partition_retention import expired_partitions
+from rotscan.models import Dataset, Finding, ScanWarning, iso
 from rotscan.uri import parse
 from rotscan.usage.events import Coverage
 
@@ -59,6 +63,62 @@ class RetentionPolicy:
     glob: str
     max_age_days: float
     action: str = "quarantine"
+    # partition-level: the partition column(s) whose value dates a partition (one column in
+    # ``date_format``, or split year/month[/day] columns); () for whole datasets
+    partition_columns: tuple[str, ...] = ()
+    date_format: str = "YYYY-MM-DD"
+
+    @property
+    def per_partition(self) -> bool:
+        return bool(self.partition_columns)
+
+    @classmethod
+    def from_config(cls, p: Any) -> RetentionPolicy:
+        """One ``[[obsolete.retention]]`` entry, validated (a :class:`ConfigError` says what is wrong)."""
+        from rotscan.detect.partition_retention import ACTIONS as PARTITION_ACTIONS
+        from rotscan.detect.partition_retention import DATE_FORMATS
+        from rotscan.errors import ConfigError
+
+        if not isinstance(p, Mapping) or "glob" not in p or "max_age_days" not in p:
+            raise ConfigError(f"[obsolete] retention entries need glob and max_age_days, got {p!r}")
+        known = {"glob", "max_age_days", "action", "partition_column", "date_format"}
+        if set(p) - known:
+            raise ConfigError(f"[obsolete] retention entry {p.get('glob')!r}: unknown key(s) "
+                              f"{', '.join(sorted(set(p) - known))} (known: {', '.join(sorted(known))})")
+        try:
+            days = float(p["max_age_days"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"[obsolete] retention {p['glob']!r}: max_age_days must be a number, "
+                              f"got {p['max_age_days']!r}") from None
+        if days < 0:
+            raise ConfigError(f"[obsolete] retention {p['glob']!r}: max_age_days must not be negative, got {days:g}")
+        action = p.get("action", "quarantine")
+        if action not in ("delete", "quarantine", "archive", "review"):
+            raise ConfigError(f"[obsolete] retention action must be delete, quarantine, archive or review: {p!r}")
+        col = p.get("partition_column")
+        if col is None:
+            if "date_format" in p:
+                raise ConfigError(f"[obsolete] retention {p['glob']!r}: date_format needs a partition_column")
+            return cls(str(p["glob"]), days, str(action))
+        columns = (col,) if isinstance(col, str) else tuple(col) if isinstance(col, list) else None
+        if not columns or not all(isinstance(c, str) and c and "=" not in c and "/" not in c for c in columns):
+            raise ConfigError(f"[obsolete] retention {p['glob']!r}: partition_column must be a column name or a "
+                              f"list of year, month[, day] column names, got {col!r}")
+        if len(set(columns)) != len(columns) or len(columns) > 3:
+            raise ConfigError(f"[obsolete] retention {p['glob']!r}: partition_column lists one date column, or "
+                              f"2-3 distinct columns holding year, month[, day]; got {col!r}")
+        fmt = p.get("date_format", "YYYY-MM-DD")
+        if len(columns) > 1 and "date_format" in p:
+            raise ConfigError(f"[obsolete] retention {p['glob']!r}: date_format is for one partition column; split "
+                              "columns hold integer year, month[, day]")
+        if fmt not in DATE_FORMATS:
+            raise ConfigError(f"[obsolete] retention {p['glob']!r}: date_format must be one of "
+                              f"{', '.join(DATE_FORMATS)}, got {fmt!r}")
+        if action not in PARTITION_ACTIONS:
+            raise ConfigError(f"[obsolete] retention {p['glob']!r}: a partition-level policy's action is one of "
+                              f"{', '.join(PARTITION_ACTIONS)} (expired partitions are dropped: Hive directories "
+                              f"quarantined, Delta rows deleted), got {action!r}")
+        return cls(str(p["glob"]), days, str(action), columns, str(fmt))
 
 
 @dataclass(frozen=True)
@@ -74,16 +134,12 @@ class ObsoleteRules:
         from rotscan.errors import ConfigError
 
         o: Mapping[str, Any] = config.section("obsolete")
-        for p in o["retention"]:
-            if not isinstance(p, Mapping) or "glob" not in p or "max_age_days" not in p:
-                raise ConfigError(f"[obsolete] retention entries need glob and max_age_days, got {p!r}")
-            if p.get("action", "quarantine") not in ("delete", "quarantine", "archive", "review"):
-                raise ConfigError(f"[obsolete] retention action must be delete, quarantine, archive or review: {p!r}")
+        if not isinstance(o["retention"], list):
+            raise ConfigError(f"[obsolete] retention must be a list of policies, got {o['retention']!r}")
         return cls(
             unread_days=float(o["unread_days"]), producer_stopped_days=float(o["producer_stopped_days"]),
             superseded_keep_last=int(o["superseded_keep_last"]), unvacuumed_min_bytes=int(o["unvacuumed_min_bytes"]),
-            retention=tuple(RetentionPolicy(str(p["glob"]), float(p["max_age_days"]), str(p.get("action", "quarantine")))
-                            for p in o["retention"]),
+            retention=tuple(RetentionPolicy.from_config(p) for p in o["retention"]),
         )
 
 
@@ -108,7 +164,12 @@ def detect_obsolete(
     as_of: datetime,
     *,
     exclude: Iterable[str] = (),
+    partitions: Mapping[str, Sequence[PartitionStat] | None] | None = None,
+    warnings: list[ScanWarning] | None = None,
 ) -> list[Finding]:
+    """``partitions``: the leaf partitions of each partitioned dataset (the inventory's), which
+    partition-level retention policies date; ``warnings`` receives what keeps a partition from
+    being dated."""
     skip = set(exclude)
     live = [d for d in datasets if d.uri not in skip]
     out: dict[str, Finding] = {}
@@ -116,7 +177,7 @@ def detect_obsolete(
     def add(f: Finding) -> None:
         out.setdefault(f.uri, f)
 
-    for f in _expired(live, rules, as_of):
+    for f in _expired(live, rules, as_of, partitions or {}, warnings if warnings is not None else []):
         add(f)
     if usage is not None and coverage is not None and coverage.start is not None:
         for f in _usage_rules(live, datasets, usage, lineage, coverage, rules, as_of):
@@ -128,12 +189,21 @@ def detect_obsolete(
     return list(out.values()) + vacuum
 
 
-def _expired(datasets: Sequence[Dataset], rules: ObsoleteRules, as_of: datetime) -> Iterable[Finding]:
+def _expired(datasets: Sequence[Dataset], rules: ObsoleteRules, as_of: datetime,
+             partitions: Mapping[str, Sequence[PartitionStat] | None], warnings: list[ScanWarning]
+             ) -> Iterable[Finding]:
+    """The first policy whose glob matches a dataset decides: a whole-dataset policy by its last
+    write, a partition-level one by the dates its partitions hold."""
     for ds in datasets:
         rel = ds.relative_path
         for policy in rules.retention:
             if not (fnmatch.fnmatchcase(rel, policy.glob) or fnmatch.fnmatchcase(rel + "/", policy.glob)):
                 continue
+            if policy.per_partition:
+                found = expired_partitions(ds, partitions.get(ds.uri), policy, as_of, warnings)
+                if found is not None:
+                    yield found
+                break
             newest = ds.last_written or ds.modified_max
             if newest is None:
                 break

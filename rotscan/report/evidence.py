@@ -319,6 +319,8 @@ def _obsolete(f: Finding, ctx: EvidenceContext) -> list[str]:
             out.append(f"last written {when}")
         out.append(_usage_of(f.uri, ctx, "this dataset"))
         return out
+    if f.kind == "expired_partitions":
+        return _expired_partitions(e)
     if f.kind == "unvacuumed_history":
         files, nbytes = _int(e.get("vacuumable_files")), _int(e.get("vacuumable_bytes"))
         hours = _num(e.get("retention_hours"))
@@ -334,6 +336,37 @@ def _obsolete(f: Finding, ctx: EvidenceContext) -> list[str]:
             out.append(f"{format_bytes(tt)} in all are held only for time travel; VACUUM keeps what the retention protects")
         return out
     return _generic(f, ctx)
+
+
+def _expired_partitions(e: Mapping[str, Any]) -> list[str]:
+    """Partition-level retention (:mod:`rotscan.detect.partition_retention`): which partitions are
+    past the policy, dated by their values, and what the action does to them."""
+    out: list[str] = []
+    cols = ", ".join(str(c) for c in e.get("partition_columns") or ()) or "its partition column"
+    max_days = _num(e.get("max_age_days"))
+    n, total = _int(e.get("expired_partitions")), _int(e.get("partitions"))
+    text = f"retention policy {e.get('policy')!r} keeps" + (f" {max_days:g} days of" if max_days is not None else "") \
+        + f" partitions, dated by the value of {cols} (not by file times)"
+    out.append(text)
+    if n is not None:
+        oldest, newest = e.get("oldest_expired"), e.get("newest_expired")
+        span = f" ({oldest}" + (f" to {newest}" if newest and newest != oldest else "") + ")" if oldest else ""
+        files, nbytes = _int(e.get("expired_files")), _int(e.get("expired_bytes"))
+        size = f": {_files(files)}, {format_bytes(nbytes)}" if files is not None and nbytes is not None else ""
+        out.append(f"{n:,} of {total if total is not None else '?'} partition(s) are past it{span}{size}")
+    if e.get("all_expired"):
+        out.append("every partition of this dataset is expired: dropping them leaves it empty")
+    elif e.get("newest_kept"):
+        out.append(f"{_int(e.get('kept_partitions')) or 0:,} newer partition(s) stay (newest {e['newest_kept']})")
+    undated = _int(e.get("undated_partitions"))
+    if undated:
+        out.append(f"{undated:,} partition(s) hold no date in {cols} and are never expired")
+    if e.get("layout") == "delta":
+        out.append("cleanup runs a Delta DELETE on the partition columns, then VACUUM at the table's retention: the "
+                   "files go only after that retention")
+    else:
+        out.append("cleanup moves the expired partition directories to quarantine (restorable until purged)")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
