@@ -390,3 +390,14 @@ def test_finding_kind_is_expired_partitions_and_not_the_whole_dataset(tmp_path: 
     _, t, plan = _planned(tmp_path, cfg)
     assert all(a.action != "quarantine" for a in plan.actions)
     assert isinstance(read_findings(tmp_path / "scan").findings[0], Finding)
+
+
+def test_partition_values_from_commits_and_parquet_checkpoints() -> None:
+    """Commits hold partitionValues as a JSON object; pyarrow reads a Parquet checkpoint's map column
+    as (key, value) pairs — both give the same values."""
+    from rotscan.crawl.delta_log import _partition_values
+
+    assert _partition_values({"dt": "2024-01-01", "h": None}) == {"dt": "2024-01-01", "h": None}
+    assert _partition_values([("dt", "2024-01-01"), ("h", None)]) == {"dt": "2024-01-01", "h": None}
+    assert _partition_values([{"key": "dt", "value": "2024-01-01"}]) == {"dt": "2024-01-01"}
+    assert _partition_values(None) == {}

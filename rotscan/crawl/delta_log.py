@@ -130,6 +130,18 @@ def _file_key(uri: Uri, action: dict[str, Any]) -> str:
     return f"{uri}#dv:{dv.get('storageType')}:{dv.get('pathOrInlineDv')}:{dv.get('offset')}"
 
 
+def _partition_values(raw: Any) -> dict[str, str | None]:
+    """An add's ``partitionValues``: a JSON object in commits, a list of (key, value) pairs where
+    pyarrow reads the map column of a Parquet checkpoint."""
+    if isinstance(raw, dict):
+        pairs = list(raw.items())
+    elif isinstance(raw, list):
+        pairs = [(p.get("key"), p.get("value")) if isinstance(p, dict) else tuple(p) for p in raw]
+    else:
+        return {}
+    return {str(k): None if v is None else str(v) for k, v in pairs}
+
+
 class _Replayer:
     def __init__(self, snap: DeltaSnapshot) -> None:
         self.snap = snap
@@ -147,8 +159,7 @@ class _Replayer:
                 num_records=_num_records(add.get("stats")),
                 has_deletion_vector=bool(add.get("deletionVector")),
                 deleted_rows=int((add.get("deletionVector") or {}).get("cardinality") or 0),
-                partition_values={str(k): None if v is None else str(v)
-                                  for k, v in (add.get("partitionValues") or {}).items()},
+                partition_values=_partition_values(add.get("partitionValues")),
             )
             snap.removed.discard(key)
         elif (rm := action.get("remove")) is not None:
