@@ -29,6 +29,7 @@ from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.audit import AuditLog
 from rotscan.cleanup.context import ActionResult, CleanupContext
 from rotscan.cleanup.journal import Journal, RunLayout, read_journal
+from rotscan.cleanup.journal_check import plan_sha256
 from rotscan.cleanup.plan import LoadedPlan, PlanAction, PlanError, check_kept
 from rotscan.cleanup.quarantine import Changed, Mover, move_back
 from rotscan.cleanup.recovery import find_unfinished_run, plan_roots, recover_run
@@ -104,7 +105,7 @@ class _Run:
             if not existing:
                 storage.write_bytes(layout.plan, (json.dumps(self.plan.doc, indent=1) + "\n").encode(), overwrite=True)
                 j.write("run", run_id=self.run_id, plan_id=self.plan.plan_id, user=self.ctx.user, host=self.ctx.host,
-                        roots=list(self.plan.roots))
+                        roots=list(self.plan.roots), plan_sha256=plan_sha256(self.plan.doc))
             self.journals[key] = j
             self.audits[key] = AuditLog(storage, root, self.ctx.user, self.ctx.host)
         return self.journals[key]

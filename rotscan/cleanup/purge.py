@@ -3,6 +3,9 @@
 A run's age is the time it ended (its journal's ``end`` record). Unfinished runs are never purged
 (resume or restore them first). The run's journal stays (it is small and is the record of what was
 deleted); its quarantine directory goes, and the audit log records every purge with its bytes.
+Every run's journal under the roots is verified (its hash chain) before anything is deleted: one
+that fails refuses the purge whole (:class:`~rotscan.cleanup.journal.JournalTamperedError`), since
+a forged ``end`` record could otherwise purge a run early.
 """
 
 from __future__ import annotations
@@ -44,8 +47,11 @@ class PurgeReport:
 
 def purge(ctx: CleanupContext, roots: list[Uri], older_than: timedelta, *, dry_run: bool = False,
           label: str = "") -> PurgeReport:
+    from rotscan.cleanup.journal_check import verify_chains
+
     now = now_utc()
     report = PurgeReport(dry_run=dry_run, older_than=label or str(older_than))
+    verify_chains(ctx, roots, list_runs)
     for root in roots:
         storage = ctx.storage(root)
         lock = None

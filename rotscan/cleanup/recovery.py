@@ -2,6 +2,11 @@
 plan that started and never ended, resolve each journaled move that has no outcome from what the
 storage holds now, and load the plan a run executed. ``apply`` resumes through it, ``restore``
 finishes or undoes half-done moves through it before putting a run back.
+
+Nothing is resolved before every journal of the run passed its checks (the hash chain, and
+:func:`rotscan.cleanup.journal_check.verify_run`: every record names only paths the run's plan
+covers): a tampered journal raises :class:`~rotscan.cleanup.journal.JournalTamperedError` and the
+lake stays as it is.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ import json
 from typing import Any
 
 from rotscan.cleanup.context import CleanupContext
-from rotscan.cleanup.journal import Journal, RunLayout, list_runs, read_journal
+from rotscan.cleanup.journal import Journal, JournalTamperedError, RunLayout, first_record, list_runs, read_journal
+from rotscan.cleanup.journal_check import verify_run
 from rotscan.cleanup.plan import LoadedPlan, PlanError, load_plan_doc
 from rotscan.cleanup.quarantine import resolve_intent
 from rotscan.uri import Uri, parse
@@ -21,11 +27,20 @@ def plan_roots(plan: LoadedPlan) -> list[Uri]:
 
 
 def find_unfinished_run(plan: LoadedPlan, ctx: CleanupContext) -> str | None:
-    """The id of a run of this plan that started and never ended, if any."""
+    """The id of a run of this plan that started and never ended, if any. A journal that fails its
+    check is refused (:class:`JournalTamperedError`) unless its first record shows it is a run of
+    another plan (which this apply neither resumes nor touches)."""
     for root in plan_roots(plan):
         storage = ctx.storage(root)
         for rid in sorted(list_runs(storage, root), reverse=True):
-            records = read_journal(storage, RunLayout(root, rid))
+            layout = RunLayout(root, rid)
+            try:
+                records = read_journal(storage, layout)
+            except JournalTamperedError:
+                first = first_record(storage, layout)
+                if first is not None and first.get("op") == "run" and first.get("plan_id") != plan.plan_id:
+                    continue
+                raise
             if not records:
                 continue
             first = records[0]
@@ -38,15 +53,17 @@ def find_unfinished_run(plan: LoadedPlan, ctx: CleanupContext) -> str | None:
 def recover_run(plan: LoadedPlan, ctx: CleanupContext, run_id: str) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
     """Resolve every move of run ``run_id`` that has an intent and no outcome in the journal — from
     what the storage holds now (finished if the copy is complete, else rolled back) — and return
-    the journal records of each root plus a note per resolved move."""
+    the journal records of each root plus a note per resolved move. Every root's journal is
+    verified first (:func:`verify_run`); a tampered one raises before anything is written."""
     state: dict[str, list[dict[str, Any]]] = {}
     notes: list[str] = []
+    verified = verify_run(ctx, plan_roots(plan), run_id, plan.plan_id)
     for root in plan_roots(plan):
         storage = ctx.storage(root)
         layout = RunLayout(root, run_id)
-        records = read_journal(storage, layout)
-        if not records:
+        if str(root) not in verified:
             continue
+        records = verified[str(root)].records
         resolved = {r["seq"] for r in records if r["op"] in ("done", "rolled_back", "intent_failed")}
         pending = [r for r in records if r["op"] == "intent" and r["n"] not in resolved]
         if pending:

@@ -3,8 +3,11 @@
 The run's journal (kept with the lake under ``<root>/_rotscan/runs/<run_id>/``) lists every file
 moved, with its size, mtime and SHA-256. Each is moved back and verified; a path that now holds
 other data is refused for that file rather than overwritten. Restoring is idempotent and safe to
-rerun after a crash (an interrupted restore is journaled too). Archived datasets are copied back
-from their archive location in the storage class each file had (:func:`rotscan.cleanup.archive.restore`);
+rerun after a crash (an interrupted restore is journaled too). Before anything moves, the run's
+journals are verified under every root (hash chain; every path a record names is one the run's plan
+covers): a tampered journal refuses the whole restore and changes nothing. Archived datasets are
+copied back from their archive location in the storage class each file had
+(:func:`rotscan.cleanup.archive.restore`);
 a compaction is undone by :func:`rotscan.cleanup.compact.restore`. Catalog table entries the run
 dropped (``--drop-table-entries``) are re-created from their saved DDL once all of their action's
 files are back (:mod:`rotscan.cleanup.tables`; needs ``[catalog] enabled``).
@@ -48,15 +51,26 @@ def find_run_roots(ctx: CleanupContext, roots: list[Uri], run_id: str) -> list[U
 
 
 def restore_run(ctx: CleanupContext, roots: list[Uri], run_id: str) -> RestoreReport:
+    """Restore run ``run_id`` under every root it acted on. Every root is locked and every journal
+    of the run verified (:func:`rotscan.cleanup.journal_check.verify_run`) before anything moves: a
+    tampered journal under any root raises :class:`~rotscan.cleanup.journal.JournalTamperedError`
+    and no root is touched."""
+    from rotscan.cleanup.journal_check import verify_run
     from rotscan.cleanup.lock import RootLock
 
     report = RestoreReport(run_id)
-    for root in find_run_roots(ctx, roots, run_id):
-        lock = RootLock(ctx.storage(root), root, f"restore of run {run_id}", ctx.host)
-        lock.acquire()
-        try:
+    run_roots = find_run_roots(ctx, roots, run_id)
+    locks: list[RootLock] = []
+    try:
+        for root in run_roots:
+            lock = RootLock(ctx.storage(root), root, f"restore of run {run_id}", ctx.host)
+            lock.acquire()
+            locks.append(lock)
+        verify_run(ctx, run_roots, run_id)
+        for root in run_roots:
             report.actions.extend(_restore_root(ctx, root, run_id))
-        finally:
+    finally:
+        for lock in reversed(locks):
             lock.release()
     return report
 
