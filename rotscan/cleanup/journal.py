@@ -164,6 +164,12 @@ def _verify(layout: RunLayout, items: list[tuple[str, bytes, dict[str, Any] | No
             continue
         n = rec.get("n")
         expected = out.last_n + 1
+        if bad and (n != expected or rec.get("torn") != [_line_sha(r) for _, r in bad]) and \
+                ("hash" in rec or "prev" in rec or n != expected):
+            # a torn write never ends a complete record: the one after it reuses its number (and,
+            # once chained, accounts for it)
+            raise refuse(bad[0][0], "not a journal record (corrupt JSON) and not a torn write the next record "
+                         "accounts for")
         if not isinstance(n, int) or isinstance(n, bool) or n != expected:
             raise refuse(where, f"record number {n!r} where {expected} was expected (a record was deleted, inserted "
                          "or reordered)")

@@ -242,8 +242,8 @@ class _Checker:
         if rec.get("mode") not in ("rename", "copy"):
             raise self.fail(rec, f"unknown move mode {rec.get('mode')!r}")
         size, mtime, sha = rec.get("size"), rec.get("mtime"), rec.get("sha256")
-        if not _is_int(size) or size < 0 or not isinstance(mtime, (int, float)) or isinstance(mtime, bool) \
-                or not isinstance(sha, str) or not _SHA256.match(sha):
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0 or not isinstance(mtime, (int, float)) \
+                or isinstance(mtime, bool) or not isinstance(sha, str) or not _SHA256.match(sha):
             raise self.fail(rec, "size, mtime or sha256 is malformed")
         src, dst = _canon(rec.get("src")), _canon(rec.get("dst"))
         if src is None or dst is None:
@@ -307,8 +307,8 @@ class _Checker:
 
     def _move_of(self, rec: dict[str, Any], *, done: bool) -> dict[str, Any]:
         seq = rec.get("seq")
-        intent = self.intents.get(seq) if _is_int(seq) else None
-        if intent is None:
+        intent = self.intents.get(seq) if isinstance(seq, int) and not isinstance(seq, bool) else None
+        if intent is None or not isinstance(seq, int):
             raise self.fail(rec, f"refers to move {seq!r}, which is no earlier intent record")
         if "action_id" in rec and rec["action_id"] != intent["action_id"]:
             raise self.fail(rec, f"says action {rec['action_id']!r} for a move of action {intent['action_id']}")

@@ -15,7 +15,14 @@ import json
 from typing import Any
 
 from rotscan.cleanup.context import CleanupContext
-from rotscan.cleanup.journal import Journal, JournalTamperedError, RunLayout, first_record, list_runs, read_journal
+from rotscan.cleanup.journal import (
+    Journal,
+    JournalTamperedError,
+    RunLayout,
+    first_record,
+    list_runs,
+    read_journal,
+)
 from rotscan.cleanup.journal_check import verify_run
 from rotscan.cleanup.plan import LoadedPlan, PlanError, load_plan_doc
 from rotscan.cleanup.quarantine import resolve_intent
