@@ -12,10 +12,11 @@ file as a "partial copy", or restore write over live data or outside the root:
   that include this one; there is one;
 * every op is a known one; every ``action`` record names an action of the plan under this root,
   with the plan's path and action type (an archive's target is the plan's target, a compaction's
-  staging directory is this run's);
+  staging directory is this run's, a compaction's or partition drop's mode the plan's table's);
 * every move (``intent``) belongs to an action started earlier and is exactly one the action makes:
-  a quarantine, delete or compaction moves a file of the plan's fingerprint to the same relative
-  path in this run's quarantine; vacuum a file below the table (never its ``_delta_log``) that
+  a quarantine, delete, Hive ``drop_partitions`` or compaction moves a file of the plan's
+  fingerprint to the same relative path in this run's quarantine (a Delta compaction or partition
+  DELETE moves none); vacuum a file below the table (never its ``_delta_log``) that
   VACUUM listed; an archive a file of the fingerprint to the same relative path under its target;
   a compaction moves its rewritten files (listed by its ``compact_staged`` record) from this run's
   staging directory into the table; sizes, modification times and SHA-256s are well-formed;
@@ -51,8 +52,10 @@ OUTCOMES = ("done", "rolled_back", "intent_failed")
 KNOWN_OPS = frozenset({
     "run", "action", "action_end", "intent", *OUTCOMES, "restore_start", "restore_end", "restore_intent",
     "restore_done", "compact_staged", "optimized", "delta_restore_intent", "delta_restored", "table_saved",
-    "table_dropped", "table_restored", "table_recreated", "vacuum_deleted", "end", "purged",
+    "table_dropped", "table_restored", "table_recreated", "vacuum_deleted", "partitions_deleted",
+    "partitions_vacuumed", "end", "purged",
 })
+DROP_PARTITIONS = "drop_partitions"  # rotscan.cleanup.partitions.ACTION
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -233,6 +236,10 @@ class _Checker:
             if want == "files" and _canon(rec.get("staging")) != str(staging_dir(self.layout.root, self.layout.run_id,
                                                                                   a.id)):
                 raise self.fail(rec, f"staging directory {rec.get('staging')!r} is not this run's")
+        elif a.action == DROP_PARTITIONS:
+            want = {"hive": "hive", "delta": "delete"}.get(str(a.details.get("mode")))
+            if mode != want:
+                raise self.fail(rec, f"partition mode {mode!r}, but the plan's partitions need {want!r}")
         elif mode is not None:
             raise self.fail(rec, f"a {a.action} action has no mode {mode!r}")
         self.started[a.id] = rec
@@ -261,7 +268,9 @@ class _Checker:
         def to_quarantine(rel: str) -> str:
             return str(child(self.layout.quarantine, rel_join(a.rel, rel)))
 
-        if a.action in ("quarantine", "delete"):
+        if a.action == DROP_PARTITIONS and act.get("mode") != "hive":
+            return "a Delta partition DELETE moves no files"
+        if a.action in ("quarantine", "delete", DROP_PARTITIONS):
             rel = files.get(src)
             if rel is None:
                 return f"moves {src}, which is not a file of the plan's {a.action} of {a.uri}"
@@ -347,12 +356,20 @@ class _Checker:
             raise self.fail(rec, "is not a list of rewritten files (relative path, size, mtime)")
         self.staged.setdefault(a.id, set()).update(f[0] for f in files)
 
-    def _delta(self, rec: dict[str, Any]) -> None:
+    def _delta(self, rec: dict[str, Any], modes: tuple[str, ...] = ("optimize", "delete")) -> None:
         a = self._action_of(rec)
-        if self.started[a.id].get("mode") != "optimize":
-            raise self.fail(rec, f"action {a.id} is not a Delta compaction")
+        if self.started[a.id].get("mode") not in modes:
+            raise self.fail(rec, f"action {a.id} is no Delta compaction or partition DELETE")
 
-    _optimized = _delta_restore_intent = _delta_restored = _delta
+    _delta_restore_intent = _delta_restored = _delta
+
+    def _optimized(self, rec: dict[str, Any]) -> None:
+        self._delta(rec, ("optimize",))
+
+    def _partitions_deleted(self, rec: dict[str, Any]) -> None:
+        self._delta(rec, ("delete",))
+
+    _partitions_vacuumed = _partitions_deleted
 
     def _table_saved(self, rec: dict[str, Any]) -> None:
         self._action_of(rec)
