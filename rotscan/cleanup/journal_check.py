@@ -237,9 +237,9 @@ class _Checker:
                                                                                   a.id)):
                 raise self.fail(rec, f"staging directory {rec.get('staging')!r} is not this run's")
         elif a.action == DROP_PARTITIONS:
-            want = {"hive": "hive", "delta": "delete"}.get(str(a.details.get("mode")))
-            if mode != want:
-                raise self.fail(rec, f"partition mode {mode!r}, but the plan's partitions need {want!r}")
+            wanted = {"hive": "hive", "delta": "delete"}.get(str(a.details.get("mode")))
+            if wanted is None or mode != wanted:
+                raise self.fail(rec, f"partition mode {mode!r}, but the plan's partitions need {wanted!r}")
         elif mode is not None:
             raise self.fail(rec, f"a {a.action} action has no mode {mode!r}")
         self.started[a.id] = rec
