@@ -30,7 +30,7 @@ class ScanFailed(RotscanError):
 @click.option("--access-log", "access_logs", multiple=True, metavar="PATH", help="As for `rotscan scan`. Repeatable.")
 @click.option("--master", default=None, help="Spark master for the scan (default: config [spark] master).")
 @click.option("--state", "state", default=None, metavar="DIR_OR_URI", help="Incremental scan state, as for `rotscan scan`.")
-@click.option("--only", "only", multiple=True, type=click.Choice(["delete", "quarantine", "vacuum", "archive", "compact"]),
+@click.option("--only", "only", multiple=True, type=click.Choice(["delete", "quarantine", "vacuum", "archive", "compact", "drop_partitions"]),
               help="Allow only these action types in this run (repeatable), on top of the [run] policy.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary (run.json) on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")

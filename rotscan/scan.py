@@ -29,6 +29,7 @@ from rotscan.core.formatting import format_bytes
 from rotscan.crawl.discover import CrawlRules
 from rotscan.decisions import DecisionSettings, read_decisions, with_decisions
 from rotscan.detect.obsolete import ObsoleteRules, detect_obsolete
+from rotscan.detect.partition_retention import covered_paths
 from rotscan.detect.redundant import RedundancyRules, detect_redundant
 from rotscan.detect.small_files import SmallFileRules, detect_small_files
 from rotscan.detect.trivial import TrivialRules, detect_trivial
@@ -196,11 +197,12 @@ def _apply_decisions(result: ScanResult, uris: Sequence[Uri], ctx: Runtime, sett
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     """One finding per path (the first rule that fired wins); a finding inside a directory that is
-    itself a finding is dropped (the directory's finding already covers it)."""
+    itself a finding is dropped (the directory's finding already covers it — for expired
+    partitions, only inside the expired partitions)."""
     by_uri: dict[str, Finding] = {}
     for f in findings:
         by_uri.setdefault(f.uri, f)
-    prefixes = {u + "/" for u in by_uri}
+    prefixes = {p + "/" for f in by_uri.values() for p in covered_paths(f)}
     out = []
     for uri, f in by_uri.items():
         parts = uri.split("/")

@@ -61,6 +61,11 @@ def build_lake(root: Path) -> Path:
         _write(t / f"dt={day.isoformat()}", 20, i * 100)
     _write(t / "dt=__HIVE_DEFAULT_PARTITION__", 5, 9000, files=1)
     _write(t / "dt=unknown", 5, 9100, files=1)
+    # what Spark and people leave beside the data: checksums, markers, junk (moved with the partition)
+    old = t / f"dt={OLD[0]}"
+    (old / ".part-00000.parquet.crc").write_bytes(b"crc-" * 4)
+    (old / "_SUCCESS").write_bytes(b"")
+    (old / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + b"\x00" * 16)
     age(root, 2)
     return t
 
@@ -73,6 +78,10 @@ def scan(root: Path, out: Path, cfg: Config) -> Any:
 
 def _size(d: Path) -> int:
     return sum(p.stat().st_size for p in d.rglob("*") if p.is_file())
+
+
+def _data(d: Path) -> int:
+    return sum(p.stat().st_size for p in d.glob("*.parquet"))
 
 
 # -- config ------------------------------------------------------------------------------------
@@ -132,8 +141,10 @@ def test_hive_partitions_dated_by_value_not_mtime(tmp_path: Path) -> None:
     e = f.evidence
     assert [u["path"] for u in e["expired"]] == [f"dt={d.isoformat()}" for d in sorted(OLD)]
     assert [u["date"] for u in e["expired"]] == [d.isoformat() for d in sorted(OLD)]
-    assert all(u["files"] == 2 and u["bytes"] == _size(t / u["path"]) for u in e["expired"])
-    assert f.reclaimable_bytes == e["expired_bytes"] == sum(_size(t / f"dt={d}") for d in OLD)
+    assert all(u["files"] == 2 and u["bytes"] == _data(t / u["path"]) for u in e["expired"])
+    assert f.reclaimable_bytes == e["expired_bytes"] == sum(_data(t / f"dt={d}") for d in OLD)
+    # junk inside an expired partition goes with it
+    assert not [x for x in result.findings if x.kind == "junk_file"]
     assert (e["partitions"], e["expired_partitions"], e["kept_partitions"], e["undated_partitions"]) == (9, 4, 3, 2)
     assert e["newest_kept"] == TODAY.isoformat() and e["all_expired"] is False and e["layout"] == "hive"
     assert {u["path"] for u in e["undated"]} == {"dt=__HIVE_DEFAULT_PARTITION__", "dt=unknown"}
@@ -208,8 +219,9 @@ def test_hive_plan_dry_run_execute_restore(tmp_path: Path) -> None:
     assert a.action == "drop_partitions" and a.kinds == ("expired_partitions",)
     assert [p["path"] for p in a.details["partitions"]] == [f"dt={d}" for d in sorted(OLD)]
     assert a.details["mode"] == "hive" and a.bytes == sum(_size(t / f"dt={d}") for d in OLD)
-    assert sorted(f.rel for f in a.fingerprint.files) == sorted(f"dt={d}/part-{i:05d}.parquet" for d in OLD
-                                                                for i in range(2))
+    assert sorted(f.rel for f in a.fingerprint.files) == sorted(
+        [f"dt={d}/part-{i:05d}.parquet" for d in OLD for i in range(2)]
+        + [f"dt={OLD[0]}/{n}" for n in (".part-00000.parquet.crc", "_SUCCESS", ".DS_Store")])
     before = tree(root)
     ctx = context(cfg)
 
@@ -221,7 +233,7 @@ def test_hive_plan_dry_run_execute_restore(tmp_path: Path) -> None:
     done = apply_plan(read_plan(tmp_path / "plan.json"), ctx, execute=True)
     (res,) = done.planned
     assert res.status == "done", res.reason
-    assert res.bytes == a.bytes and res.files == 8
+    assert res.bytes == a.bytes and res.files == 11
     left = sorted(p.name for p in t.iterdir())
     assert left == sorted([f"dt={d}" for d in NEW] + ["dt=__HIVE_DEFAULT_PARTITION__", "dt=unknown"])
     kept = {k: v for k, v in before.items() if not any(k.startswith(f"events/clicks/dt={d}/") for d in OLD)}
@@ -237,6 +249,19 @@ def test_hive_plan_dry_run_execute_restore(tmp_path: Path) -> None:
     # the next scan finds the same expired partitions again
     again = run_scan([str(root)], Runtime(config=cfg))
     assert [f.evidence["expired_partitions"] for f in again.findings if f.kind == "expired_partitions"] == [4]
+
+
+def test_junk_in_a_kept_partition_stays_its_own_finding(tmp_path: Path) -> None:
+    cfg = cfg_with(POLICY)
+    root = tmp_path / "lake"
+    t = build_lake(root)
+    (t / f"dt={NEW[0]}" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + b"\x00" * 16)
+    age(root, 2)
+    result = scan(root, tmp_path / "scan", cfg)
+    junk = [parse(x.uri).relative_to(parse(str(t))) for x in result.findings if x.kind == "junk_file"]
+    assert junk == [f"dt={NEW[0]}/.DS_Store"]
+    plan, _ = plan_and_load(tmp_path / "scan", tmp_path / "plan.json", cfg)
+    assert sorted(a.action for a in plan.actions) == ["delete", "drop_partitions"]  # not "covered" by it
 
 
 def test_writes_to_kept_partitions_do_not_block_but_to_expired_ones_do(tmp_path: Path) -> None:
@@ -265,7 +290,12 @@ def test_partition_changed_between_scan_and_plan_is_not_planned(tmp_path: Path) 
     plan, _ = plan_and_load(tmp_path / "scan", tmp_path / "plan.json", cfg)
     assert not plan.actions
     (np,) = plan.not_planned
-    assert np["reason"].startswith("stale scan: partition dt=") and "holds 1 files" in np["reason"]
+    assert np["reason"].startswith(f"stale scan: partition dt={OLD[2]} holds 1 data files"), np["reason"]
+    # a file written into an expired partition after the scan: stale too
+    (t / f"dt={OLD[2]}" / "part-00001.parquet").write_bytes(b"new")
+    _write(t / f"dt={OLD[2]}", 60, 0, files=2)
+    plan, _ = plan_and_load(tmp_path / "scan", tmp_path / "plan.json", cfg)
+    assert not plan.actions and "was modified after the scan" in plan.not_planned[0]["reason"]
 
 
 def _tampered(tmp_path: Path, edit: Any, seal: bool) -> Any:
@@ -401,3 +431,56 @@ def test_partition_values_from_commits_and_parquet_checkpoints() -> None:
     assert _partition_values([("dt", "2024-01-01"), ("h", None)]) == {"dt": "2024-01-01", "h": None}
     assert _partition_values([{"key": "dt", "value": "2024-01-01"}]) == {"dt": "2024-01-01"}
     assert _partition_values(None) == {}
+
+
+KILLED = """
+import os, signal, sys
+from pathlib import Path
+from rotscan.cleanup.apply import apply_plan
+from rotscan.cleanup.plan import read_plan
+from tests.cleanup_support import context
+
+plan, step, n, force_copy = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+
+def hook(s, k):
+    if s == step and k == n:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+apply_plan(read_plan(Path(plan)), context(fault_hook=hook, force_copy=force_copy), execute=True)
+print("finished without being killed")
+"""
+
+
+@pytest.mark.parametrize("step, n, force_copy", [("intent", 1, False), ("moved", 3, False), ("copied", 5, True)])
+def test_hive_drop_killed_mid_move_resumes_and_restores(tmp_path: Path, step: str, n: int, force_copy: bool) -> None:
+    """kill -9 at a journaled step (rename, or copy-verify-delete as on object stores): apply again
+    finishes the run, nothing lost or duplicated; restore puts back every file byte for byte."""
+    import signal
+    import subprocess
+    import sys
+
+    cfg = cfg_with(POLICY)
+    root, t, plan = _planned(tmp_path, cfg)
+    before = tree(root)
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path / "plan.json"), step, str(n),
+                           "1" if force_copy else "0"], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+    report = apply_plan(read_plan(tmp_path / "plan.json"), context(cfg, force_copy=force_copy), execute=True)
+    (res,) = report.planned
+    assert report.resumed and res.status == "done", res.reason
+    assert sorted(p.name for p in t.iterdir()) == sorted([f"dt={d}" for d in NEW] + ["dt=__HIVE_DEFAULT_PARTITION__",
+                                                                                   "dt=unknown"])
+    q = root / "_rotscan/quarantine" / report.run_id / "events/clicks"
+    assert sorted(str(p.relative_to(q)) for p in q.rglob("*") if p.is_file()) == sorted(f.rel for f in
+                                                                                        plan.actions[0].fingerprint.files)
+    assert restore_run(context(cfg), [parse(str(root))], report.run_id).ok
+    assert tree(root) == before
+
+
+def test_scheduled_runs_may_be_allowed_to_drop_partitions() -> None:
+    from rotscan.cleanup.policy import RunPolicy
+
+    cfg = load_config(overrides={"run": {"approved_actions": ["quarantine", "drop_partitions"]}})
+    assert RunPolicy.from_config(cfg).approved_actions == ("quarantine", "drop_partitions")
+    assert "drop_partitions" not in RunPolicy.from_config(load_config()).approved_actions  # opt in only

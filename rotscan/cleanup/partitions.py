@@ -61,6 +61,11 @@ class StalePartitions(Exception):
 
 # -- what a plan may say -------------------------------------------------------------------------
 
+def _hidden(rel: str) -> bool:
+    """Spark's rule: a path part starting with ``_`` or ``.`` is no data (``.crc``, ``_SUCCESS``)."""
+    return any(part.startswith(("_", ".")) for part in rel.split("/"))
+
+
 def check_partition_path(path: Any, columns: Sequence[str]) -> str:
     """A Hive partition path of the plan, validated: ``key=value`` segments only, keys among the
     dataset's partition ``columns`` in their order, nothing that leaves the dataset."""
@@ -141,6 +146,16 @@ def _some(parts: Sequence[Mapping[str, Any]]) -> str:
     return shown + (f" and {len(parts) - _SHOWN:,} more" if len(parts) > _SHOWN else "")
 
 
+def covers(a: PlannedAction, uri: Uri) -> bool:
+    """True when ``a`` (a drop_partitions action) takes ``uri`` out: it lies in an expired Hive
+    partition (a Delta table's paths all stay; its DELETE removes rows)."""
+    if a.details.get("mode") != "hive":
+        return False
+    base = parse(a.uri)
+    return any(uri.is_within(child(base, str(p.get("path") or ""))) and p.get("path")
+               for p in a.details.get("partitions") or () if isinstance(p, dict))
+
+
 # -- plan ----------------------------------------------------------------------------------------
 
 def _finding(findings: Sequence[Finding]) -> Finding:
@@ -182,9 +197,12 @@ def plan_details(findings: Sequence[Finding], storage: WritableStorage, uri: Uri
             raise StalePartitions(f"partition {path} no longer exists") from None
         if not fp.is_dir:
             raise Refused(f"partition {path} is not a directory")
-        if (len(fp.files), fp.bytes) != (int(u.get("files", -1)), int(u.get("bytes", -1))):
-            raise StalePartitions(f"partition {path} holds {len(fp.files):,} files / {fp.bytes:,} bytes, the scan saw "
-                                  f"{u.get('files')} / {u.get('bytes')}")
+        # the scan counted the data files; the partition also holds checksums, markers, junk — all moved
+        data = [x for x in fp.files if not _hidden(x.rel)]
+        nbytes = sum(x.size for x in data)
+        if len(data) < int(u.get("files", 0)) or nbytes < int(u.get("bytes", 0)):
+            raise StalePartitions(f"partition {path} holds {len(data):,} data files / {nbytes:,} bytes, fewer than the "
+                                  f"scan's {u.get('files')} / {u.get('bytes')}")
         newest = fp.newest_mtime
         if newest is not None and newest >= scan_started:
             raise StalePartitions(f"partition {path} was modified after the scan")

@@ -29,6 +29,7 @@ from rotscan.cleanup.compact import plan_details as plan_compact
 from rotscan.cleanup.partitions import ACTION as DROP_PARTITIONS
 from rotscan.cleanup.partitions import KIND as PARTITIONS_KIND
 from rotscan.cleanup.partitions import StalePartitions
+from rotscan.cleanup.partitions import covers as covers_partition
 from rotscan.cleanup.partitions import plan_details as plan_partitions
 from rotscan.cleanup.safety import (
     Refused,
@@ -420,8 +421,8 @@ def build_plan(scan: ScanResult, storage_for: Callable[[Uri], WritableStorage], 
     paths = [fpmod_uri(a) for a in candidates]
     final: list[PlanAction] = []
     for a, p in zip(candidates, paths, strict=True):
-        outer = next((b for b, q in zip(candidates, paths, strict=True) if b is not a and p != q and p.is_within(q)),
-                     None)
+        outer = next((b for b, q in zip(candidates, paths, strict=True) if b is not a and p != q and p.is_within(q)
+                      and (b.action != DROP_PARTITIONS or covers_partition(b, p))), None)
         if outer is not None:
             not_planned.append({"uri": a.uri, "kinds": list(a.kinds), "reason": f"covered by the action on {outer.uri}"})
             continue

@@ -23,7 +23,8 @@ from rotscan.config import Config
 from rotscan.errors import ConfigError
 from rotscan.models import ACTIONS, Finding
 
-_ACTIONABLE = tuple(a for a in ACTIONS if a != "review")
+# the plan's action types: the findings' (less review) and drop_partitions (expired_partitions findings)
+_ACTIONABLE = (*(a for a in ACTIONS if a != "review"), "drop_partitions")
 
 
 @dataclass(frozen=True)

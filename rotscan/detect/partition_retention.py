@@ -57,6 +57,14 @@ class PartitionUnit:
         return {"values": dict(self.values), "path": self.path, "files": self.files, "bytes": self.bytes}
 
 
+def covered_paths(f: Finding) -> list[str]:
+    """The paths a finding's action takes out: its URI, or for ``expired_partitions`` only the
+    expired Hive partition directories (a Delta table keeps every path: DELETE removes rows)."""
+    if f.kind != KIND:
+        return [f.uri]
+    return [f"{f.uri}/{u['path']}" for u in f.evidence.get("expired") or () if isinstance(u, dict) and u.get("path")]
+
+
 def _next_month(y: int, m: int) -> date:
     return date(y + 1, 1, 1) if m == 12 else date(y, m + 1, 1)
 
