@@ -149,3 +149,39 @@ def test_recorded_pricing_round_trips_and_a_plain_rerender_keeps_it(tmp_path) ->
     out = CliRunner().invoke(main, ["report", str(tmp_path), "--config", str(cfg)])
     assert out.exit_code == 0, out.output
     assert 'class="big">0.13 USD' in (tmp_path / "report.html").read_text()  # 5.5 GB at 0.023
+
+
+CATALOG = {"read": True, "source": "the metastore at thrift://127.0.0.1:9083", "databases": ["default", "sales"],
+           "tables": 5, "tables_in_roots": 4, "tables_partly_outside_roots": 0, "tables_outside_roots": 1,
+           "tables_without_location": 0, "broken_tables": 1, "registered_datasets": 3,
+           "unregistered_datasets": 2, "complete": True, "errors": [], "note": ""}
+
+
+def _with_catalog(catalog: dict | None) -> ScanResult:
+    from dataclasses import replace
+
+    result = lake()
+    return replace(result, scan=replace(result.scan, catalog=catalog))
+
+
+def test_the_report_says_what_the_catalog_read_covered() -> None:
+    s = summarize(_with_catalog(CATALOG), price_per_gb_month=0.023)
+    assert s.catalog_statement == (
+        "5 tables in 2 databases (default, sales) from the metastore at thrift://127.0.0.1:9083; 4 located in "
+        "the scanned roots; 3 datasets registered, 2 in no table; 1 broken table; 1 table (partly) outside "
+        "the roots not judged")
+    html = render_report(_with_catalog(CATALOG), price_per_gb_month=0.023)
+    assert "<strong>Catalog:</strong> 5 tables in 2 databases" in html
+    # an incomplete read says the rest is unknown, and is shown as a warning
+    partial = {**CATALOG, "complete": False, "errors": ["sales.broken: permission denied"]}
+    s = summarize(_with_catalog(partial), price_per_gb_month=0.023)
+    assert s.catalog_statement.endswith("the read was incomplete (1 error, see warnings): registration of the "
+                                        "rest is unknown")
+    assert '<p class="catalog unknown" data-catalog>' in render_report(_with_catalog(partial), price_per_gb_month=0.023)
+    # unreadable: never "unregistered"
+    gone = {"source": "x", "read": False, "tables": None, "complete": False,
+            "note": "the catalog could not be read (see warnings): registration is unknown"}
+    assert summarize(_with_catalog(gone), price_per_gb_month=0.023).catalog_statement == gone["note"]
+    # no catalog configured: no line at all
+    assert summarize(lake(), price_per_gb_month=0.023).catalog_statement == ""
+    assert "data-catalog" not in render_report(lake(), price_per_gb_month=0.023)

@@ -27,9 +27,10 @@ Counting rules, stated once so the report can repeat them:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from rotscan.core.formatting import format_count
 
@@ -129,6 +130,9 @@ class ReportSummary:
     stale: int = 0  # decisions not applied: the data changed since they were made
     expired: int = 0  # keep decisions not applied: past their until-date
     by_owner: tuple[OwnerTotal, ...] = ()  # most bytes first; unowned included
+    # what the catalog read covered (scan.catalog), in one sentence; "" when no catalog was configured
+    catalog_statement: str = ""
+    catalog_complete: bool = True
 
     @property
     def priced_by_class(self) -> bool:
@@ -233,6 +237,34 @@ def usage_statement(sources: Sequence[UsageSource]) -> str:
     )
 
 
+def _n(value: Any, noun: str) -> str:
+    n = value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return f"{format_count(n)} {noun}{'' if n == 1 else 's'}"
+
+
+def catalog_statement(catalog: Mapping[str, Any] | None) -> str:
+    """One plain sentence on what the scan's catalog read covered (``scan.catalog``); "" without a
+    catalog. A catalog that could not be read says registration is unknown, never "unregistered"."""
+    if not catalog:
+        return ""
+    if not catalog.get("read") or catalog.get("tables") is None:
+        return str(catalog.get("note") or "the catalog could not be read: registration is unknown")
+    dbs = catalog.get("databases") or []
+    where = f" in {_n(len(dbs), 'database')} ({', '.join(map(str, dbs))})" if dbs else ""
+    text = (f"{_n(catalog.get('tables'), 'table')}{where} from {catalog.get('source') or 'the catalog'}; "
+            f"{format_count(int(catalog.get('tables_in_roots') or 0))} located in the scanned roots; "
+            f"{_n(catalog.get('registered_datasets'), 'dataset')} registered, "
+            f"{format_count(int(catalog.get('unregistered_datasets') or 0))} in no table; "
+            f"{_n(catalog.get('broken_tables'), 'broken table')}")
+    outside = int(catalog.get("tables_outside_roots") or 0) + int(catalog.get("tables_partly_outside_roots") or 0)
+    if outside:
+        text += f"; {_n(outside, 'table')} (partly) outside the roots not judged"
+    errors = catalog.get("errors") or []
+    if not catalog.get("complete", True):
+        text += f"; the read was incomplete ({_n(len(errors), 'error')}, see warnings): registration of the rest is unknown"
+    return text
+
+
 def cost_by_class(counted: Sequence[Finding], pricing: Pricing) -> tuple[ClassCost, ...]:
     nbytes: Counter[str] = Counter()
     for f in counted:
@@ -307,6 +339,8 @@ def summarize(result: ScanResult, *, price_per_gb_month: float | None = None, cu
         stale=sum(f.decision is not None and f.decision.stale for f in result.findings),
         expired=sum(f.decision is not None and f.decision.expired and not f.decision.stale for f in result.findings),
         by_owner=owner_totals(result.findings, counted, pricing),
+        catalog_statement=catalog_statement(result.scan.catalog),
+        catalog_complete=bool((result.scan.catalog or {}).get("complete", True)),
     )
 
 

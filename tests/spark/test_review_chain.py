@@ -181,6 +181,9 @@ def test_report_to_decisions_to_a_scheduled_run_on_a_lake_with_metastore_tables(
     junk = {r: f for r, f in by_rel.items() if f["kind"] in ("junk_file", "zero_byte")}
     assert set(junk) == {"exports/.DS_Store", "exports/Thumbs.db", "exports/empty.csv"}, sorted(by_rel)
     assert all(f["owner"] == "bi" for f in junk.values())
+    html = (scan_dir / "report.html").read_text(encoding="utf-8")
+    assert "<strong>Catalog:</strong> 3 tables in 2 databases (default, sales)" in html
+    assert "3 datasets registered, 5 in no table; 0 broken tables" in html
 
     # 2. decisions ticked in the report, downloaded, imported
     keep = [copies["snapshots/orders_2023"]["id"], junk["exports/Thumbs.db"]["id"]]
