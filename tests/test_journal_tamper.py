@@ -531,3 +531,21 @@ def test_any_single_byte_edit_is_detected_or_changes_nothing(journal_bytes, tmp_
     except JournalTamperedError:
         return
     assert got == records, f"byte {at} set to {value!r} went undetected"
+
+
+def test_purge_refuses_a_quarantine_holding_files_the_journal_does_not_name(finished: Run) -> None:
+    """Records cut off the journal's end look like a crash: the run is resumed and ends, but the
+    file whose move records were cut sits in the quarantine unrecorded — purge refuses to delete it."""
+    from datetime import timedelta
+
+    run = finished
+    recs = run.records()
+    last = _intents(recs, done=True)[-1]
+    run.write(recs[:last])
+    moved = Path(recs[last]["dst"].removeprefix("file:"))
+    assert moved.exists()
+    report = apply_plan(read_plan(run.plan), context(), execute=True)
+    assert report.resumed and report.run_id == run.run_id
+    _assert_refused(run, lambda: purge(context(), [run.uri], timedelta(0)),
+                    rf"quarantine: holds 1 file\(s\) no journal record names \(e.g. .*{moved.name}\)")
+    assert moved.exists()

@@ -5,7 +5,8 @@ A run's age is the time it ended (its journal's ``end`` record). Unfinished runs
 deleted); its quarantine directory goes, and the audit log records every purge with its bytes.
 Every run's journal under the roots is verified (its hash chain) before anything is deleted: one
 that fails refuses the purge whole (:class:`~rotscan.cleanup.journal.JournalTamperedError`), since
-a forged ``end`` record could otherwise purge a run early.
+a forged ``end`` record could otherwise purge a run early. So does a due run's quarantine holding a
+file no ``intent`` record names (records removed from the journal's end).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.audit import AuditLog
 from rotscan.cleanup.context import ActionResult, CleanupContext
-from rotscan.cleanup.journal import Journal, RunLayout, list_runs, read_journal
+from rotscan.cleanup.journal import Journal, JournalTamperedError, RunLayout, list_runs, read_journal
 from rotscan.cleanup.lock import RootLock
-from rotscan.errors import ConfigError
+from rotscan.cleanup.runsteps import child
+from rotscan.errors import ConfigError, VanishedError
 from rotscan.models import iso, now_utc, parse_iso
 from rotscan.uri import Uri, parse
 
@@ -53,6 +56,8 @@ def purge(ctx: CleanupContext, roots: list[Uri], older_than: timedelta, *, dry_r
     report = PurgeReport(dry_run=dry_run, older_than=label or str(older_than))
     verify_chains(ctx, roots, list_runs)
     for root in roots:
+        _check_quarantines(ctx, root, older_than, now)
+    for root in roots:
         storage = ctx.storage(root)
         lock = None
         if not dry_run and list_runs(storage, root):
@@ -66,6 +71,39 @@ def purge(ctx: CleanupContext, roots: list[Uri], older_than: timedelta, *, dry_r
     return report
 
 
+def _has_end(records: list[dict[str, Any]]) -> bool:
+    return any(r["op"] == "end" for r in records)
+
+
+def _due(records: list[dict[str, Any]], older_than: timedelta, now: datetime) -> datetime | None:
+    """When the run ended, if that is longer than ``older_than`` ago (None: not due, or unfinished)."""
+    end = next((r for r in reversed(records) if r["op"] == "end"), None)
+    ended = parse_iso(end["time"]) if end is not None else None
+    return ended if ended is not None and now - ended >= older_than else None
+
+
+def _check_quarantines(ctx: CleanupContext, root: Uri, older_than: timedelta, now: datetime) -> None:
+    """Refuse the purge when the quarantine of a run it would delete holds a file no ``intent``
+    record of the journal names: records were removed from the journal's end (which looks like a
+    crash), so the journal no longer says what the quarantine holds or where it came from."""
+    storage = ctx.storage(root)
+    for run_id in list_runs(storage, root):
+        layout = RunLayout(root, run_id)
+        records = read_journal(storage, layout)
+        if any(r["op"] == "purged" for r in records) or _due(records, older_than, now) is None:
+            continue
+        try:
+            held = fpmod.take(storage, layout.quarantine)
+        except VanishedError:
+            continue
+        recorded = {str(parse(str(r["dst"]))) for r in records if r["op"] == "intent"}
+        unknown = [f.rel for f in held.files if str(child(layout.quarantine, f.rel)) not in recorded]
+        if unknown:
+            raise JournalTamperedError(run_id, root, "quarantine", f"holds {len(unknown):,} file(s) no journal "
+                                       f"record names (e.g. {unknown[0]}): records were removed from the journal's "
+                                       "end; nothing was purged — find where they came from before deleting them")
+
+
 def _purge_root(ctx: CleanupContext, root: Uri, older_than: timedelta, dry_run: bool, now: datetime,
                 report: PurgeReport) -> None:
     storage = ctx.storage(root)
@@ -75,14 +113,13 @@ def _purge_root(ctx: CleanupContext, root: Uri, older_than: timedelta, dry_run: 
         where = str(layout.quarantine)
         if any(r["op"] == "purged" for r in records):
             continue
-        end = next((r for r in reversed(records) if r["op"] == "end"), None)
-        if end is None:
+        if not _has_end(records):
             if records:
                 report.runs.append(ActionResult(where, "skipped", "run not finished; resume or restore it first",
                                                 0, "purge", run_id))
             continue
-        ended = parse_iso(end["time"])
-        if ended is None or now - ended < older_than:
+        ended = _due(records, older_than, now)
+        if ended is None:
             continue
         done = {r["seq"] for r in records if r["op"] == "done"}
         restored = {r["seq"] for r in records if r["op"] == "restore_done"}
