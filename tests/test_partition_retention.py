@@ -484,3 +484,24 @@ def test_scheduled_runs_may_be_allowed_to_drop_partitions() -> None:
     cfg = load_config(overrides={"run": {"approved_actions": ["quarantine", "drop_partitions"]}})
     assert RunPolicy.from_config(cfg).approved_actions == ("quarantine", "drop_partitions")
     assert "drop_partitions" not in RunPolicy.from_config(load_config()).approved_actions  # opt in only
+
+
+def test_report_says_what_a_delta_partition_delete_took_and_when(tmp_path: Path) -> None:
+    import dataclasses
+
+    from rotscan.models import CleanupRun
+    from rotscan.report.history import report_history
+    from rotscan.report.html import render_report
+
+    root = tmp_path / "lake"
+    build_lake(root)
+    result = scan(root, tmp_path / "scan", cfg_with(POLICY))
+    when = datetime(2026, 11, 30, 8, 15, tzinfo=timezone.utc)
+    run = CleanupRun("run-7", str(parse(str(root))), when, when, ("ops",), counts={"partitions_deleted": 2},
+                     bytes={"partitions_deleted": 5 * 1024})
+    plain = render_report(result, price_per_gb_month=0.023, history=report_history(result))
+    assert "Expired Delta partitions" not in plain
+    result = dataclasses.replace(result, cleanup_history=(run,))
+    html = render_report(result, price_per_gb_month=0.023, history=report_history(result))
+    assert "<code>run-7</code> (2026-11-30 08:15:00 UTC): 5.0 KiB in 2 tables" in html
+    assert "go with a VACUUM after the table&#39;s retention" in html or "go with a VACUUM after the table's retention" in html
