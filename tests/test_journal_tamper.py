@@ -549,3 +549,43 @@ def test_purge_refuses_a_quarantine_holding_files_the_journal_does_not_name(fini
     _assert_refused(run, lambda: purge(context(), [run.uri], timedelta(0)),
                     rf"quarantine: holds 1 file\(s\) no journal record names \(e.g. .*{moved.name}\)")
     assert moved.exists()
+
+
+# -- archive: the journal's targets are the plan's ------------------------------------------------------
+
+def _archived(tmp_path: Path) -> tuple[Path, Path, Any, str]:
+    from .test_cleanup_archive import archive_config, build_lake, scan_and_plan
+
+    root, cold = tmp_path / "lake", tmp_path / "cold"
+    root.mkdir()
+    cold.mkdir()
+    build_lake(root)
+    cfg = archive_config(root, {str(root): str(cold / "lake")})
+    _, path = scan_and_plan(root, tmp_path, cfg)
+    report = apply_plan(read_plan(path), context(cfg), execute=True)
+    assert report.planned and all(a.status == "done" for a in report.planned)
+    return root, cold, cfg, report.run_id
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    ("dst_into_root", r"not to its place under the archive target"),
+    ("target_into_root", r"archive target .* is not the plan's"),
+])
+def test_restore_of_a_tampered_archive_run_is_refused(tmp_path: Path, edit: str, match: str) -> None:
+    """An archive move's copy pointed at live data in the lake, or the action's target pointed into
+    the lake (restore removes the target's emptied directories), both with the chain recomputed."""
+    root, cold, cfg, run_id = _archived(tmp_path)
+    layout = RunLayout(parse(str(root)), run_id)
+    journal = Path(layout.journal.path)
+    recs = [json.loads(line) for line in journal.read_text().splitlines()]
+    if edit == "dst_into_root":
+        i = next(i for i, r in enumerate(recs) if r["op"] == "intent")
+        recs[i]["dst"] = str(parse(str(root / "warehouse/orders/part-00000.parquet")))
+    else:
+        i = next(i for i, r in enumerate(recs) if r["op"] == "action")
+        recs[i]["target"] = str(parse(str(root / "warehouse")))
+    journal.write_text("".join(json.dumps(r) + "\n" for r in _rechain(recs)))
+    before = {"lake": tree(root, skip_state=False), "cold": tree(cold)}
+    with pytest.raises(JournalTamperedError, match=match):
+        restore_run(context(cfg), [parse(str(root))], run_id)
+    assert {"lake": tree(root, skip_state=False), "cold": tree(cold)} == before

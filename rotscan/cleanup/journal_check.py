@@ -152,7 +152,8 @@ class _Checker:
         self.outcome: dict[int, str] = {}
         self.restore_intents: dict[int, int] = {}  # restore_intent n -> the move it restores
         self.staged: dict[str, set[str]] = {}  # compaction -> rewritten files (relative)
-        self.quarantine = str(layout.quarantine)
+        self._files: dict[tuple[str, bool], dict[str, str]] = {}
+        self._listed_cache: dict[tuple[str, int], set[str]] = {}
 
     def fail(self, rec: dict[str, Any], problem: str) -> JournalTamperedError:
         return JournalTamperedError(self.layout.run_id, self.layout.root, self.read.location(rec),
@@ -263,7 +264,7 @@ class _Checker:
     def _move_problem(self, a: PlanAction, act: dict[str, Any], src: str, dst: str) -> str | None:
         """Why the move ``src`` -> ``dst`` is not one action ``a`` makes (None: it is)."""
         uri = parse(a.uri)
-        files = {str(child(uri, f.rel)): f.rel for f in a.fingerprint.files}
+        files = self._files_of(a)
 
         def to_quarantine(rel: str) -> str:
             return str(child(self.layout.quarantine, rel_join(a.rel, rel)))
@@ -283,7 +284,7 @@ class _Checker:
             if rel is None or rel == fpmod.DELTA_LOG or rel.startswith(fpmod.DELTA_LOG + "/"):
                 return f"moves {src}, which is not a file of the table {a.uri} VACUUM may remove"
             listed = act.get("listed")
-            if listed is not None and rel not in {f[0] for f in listed}:
+            if listed is not None and rel not in self._listed(act):
                 return f"moves {src}, which VACUUM did not list"
             if dst != to_quarantine(rel):
                 return f"moves {src} to {dst}, not to its place in this run's quarantine ({to_quarantine(rel)})"
@@ -299,7 +300,7 @@ class _Checker:
         if a.action == "compact":
             if act.get("mode") != "files":
                 return "a Delta compaction (OPTIMIZE) moves no files"
-            old = {str(child(uri, f.rel)): f.rel for f in originals(a.fingerprint)}
+            old = self._files_of(a, only_originals=True)
             if src in old:
                 if dst != to_quarantine(old[src]):
                     return f"moves {src} to {dst}, not to its place in this run's quarantine"
@@ -313,6 +314,22 @@ class _Checker:
                 return f"moves the rewritten file {src} to {dst}, not into the table ({child(uri, rel)})"
             return None
         return f"a {a.action} action moves no files"
+
+    def _files_of(self, a: PlanAction, only_originals: bool = False) -> dict[str, str]:
+        """The canonical URI -> relative path of the plan's files of ``a`` (a compaction's
+        originals), computed once per action: a run moves thousands of files of one action."""
+        key = (a.id, only_originals)
+        if key not in self._files:
+            uri = parse(a.uri)
+            states = originals(a.fingerprint) if only_originals else a.fingerprint.files
+            self._files[key] = {str(child(uri, f.rel)): f.rel for f in states}
+        return self._files[key]
+
+    def _listed(self, act: dict[str, Any]) -> set[str]:
+        key = ("listed", act["n"])
+        if key not in self._listed_cache:
+            self._listed_cache[key] = {f[0] for f in act.get("listed") or ()}
+        return self._listed_cache[key]
 
     def _move_of(self, rec: dict[str, Any], *, done: bool) -> dict[str, Any]:
         seq = rec.get("seq")
