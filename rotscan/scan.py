@@ -43,6 +43,7 @@ from rotscan.registration import broken_table_findings, finish_findings, read_ca
 from rotscan.registration import coverage as catalog_coverage
 from rotscan.runtime import Runtime
 from rotscan.settings import ScanSettings
+from rotscan.spark import logfile
 from rotscan.spark.verifier import SparkVerifier
 from rotscan.state import open_tracker, save_tracker
 from rotscan.uri import Uri, parse
@@ -103,6 +104,7 @@ def run_scan(roots: Sequence[str], ctx: Runtime, *, as_of: datetime | None = Non
     started = now_utc()
     as_of = as_of or started
     t0 = time.monotonic()
+    spark_log = logfile.mark()  # Spark's errors of this scan are named in its warnings
     uris = resolve_roots(roots)
     rules = ScanRules.from_runtime(ctx)
     state_uri = rules.scan.state
@@ -163,6 +165,7 @@ def run_scan(roots: Sequence[str], ctx: Runtime, *, as_of: datetime | None = Non
     if tracker is not None and state_uri is not None:
         save_tracker(tracker, ctx.storage(state_uri), state_uri, uris, warnings, ctx.progress)
     cleanup_runs = tuple(r for root in uris for r in read_cleanup_history(ctx.storage(root), root, warnings))
+    warnings.extend(logfile.warnings_since(spark_log))
     ctx.progress(f"{len(findings):,} finding(s), {len(warnings):,} warning(s) in {time.monotonic() - t0:.1f}s")
     info = ScanInfo(
         id=f"{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}",

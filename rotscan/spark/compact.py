@@ -67,13 +67,14 @@ def multiset(df: DataFrame) -> tuple[int, str]:
     from pyspark.sql import functions as F
 
     from rotscan.redundancy.signature import merge_checksum
-    from rotscan.spark.profile import _row_hash
+    from rotscan.spark.profile import _row_hash, wide_plan
 
     h, _ = _row_hash(df, [f.name for f in df.schema.fields], False)
     hh = F.col("__h")
-    row = (df.select(h.alias("__h"))
-           .agg(F.count(F.lit(1)).alias("n"), F.sum(hh.bitwiseAND(F.lit(0xFFFFFFFF))).alias("lo"),
-                F.sum(F.shiftright(hh, 32)).alias("hi"), F.bit_xor(hh).alias("x")).collect()[0])
+    with wide_plan(df.sparkSession, len(df.schema.fields)):
+        row = (df.select(h.alias("__h"))
+               .agg(F.count(F.lit(1)).alias("n"), F.sum(hh.bitwiseAND(F.lit(0xFFFFFFFF))).alias("lo"),
+                    F.sum(F.shiftright(hh, 32)).alias("hi"), F.bit_xor(hh).alias("x")).collect()[0])
     n = int(row["n"])
     return n, merge_checksum(n, int(row["lo"] or 0), int(row["hi"] or 0), int(row["x"] or 0))
 

@@ -11,6 +11,8 @@ per-column aggregates are needed on the hot path.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -75,15 +77,63 @@ def column(name: str) -> Any:
     return F.col("`" + name.replace("`", "``") + "`")
 
 
-def _row_hash(df: DataFrame, names: list[str], text_source: bool) -> tuple[Any, list[Any]]:
-    """The row hash (XOR of the salted canonical column hashes) and the per-column hashes."""
-    from functools import reduce
+# Above this many hashed columns the row hash is evaluated without whole-stage code generation (see
+# :func:`wide_plan`). Measured (benchmarks/RESULTS.md section 11): a 100-column CSV fails to compile
+# in one whole-stage method, 50 compile; without whole-stage codegen the hash costs the same at 50
+# columns, so the switch comes well before the limit.
+WIDE_COLUMNS = 32
 
+
+def xor_all(values: list[Any]) -> Any:
+    """The XOR of ``values`` (bigint columns) as a balanced tree: the same value as the left fold
+    ``((v0 ^ v1) ^ v2) ^ …`` (XOR is associative and commutative), but ``log2(n)`` deep instead of
+    ``n``, so 500 and more columns do not overflow the JVM's stack in Catalyst's recursive passes, and
+    every subtree is small enough for Spark to put in a method of its own."""
+    if not values:
+        raise ValueError("a row hash needs at least one column")
+    level = list(values)
+    while len(level) > 1:
+        level = [level[i].bitwiseXOR(level[i + 1]) if i + 1 < len(level) else level[i]
+                 for i in range(0, len(level), 2)]
+    return level[0]
+
+
+@contextmanager
+def wide_plan(spark: SparkSession, width: int) -> Iterator[None]:
+    """Run the Spark actions inside with whole-stage code generation off when a row hash covers more
+    than :data:`WIDE_COLUMNS` columns, and put the session's setting back after.
+
+    Whole-stage codegen inlines a projection's whole expression into one Java method, never split,
+    so a wide row hash overflows the JVM's 64 KB method limit ("Failed to compile the generated
+    Java code"); Spark then logs the error and falls back to slower code. Chunking the XOR into
+    several columns does not help: ``CollapseProject`` merges the projections back into one. Without
+    whole-stage codegen each projection is compiled on its own and every subexpression of more than
+    ``spark.sql.codegen.methodSplitThreshold`` characters goes into a method of its own, so the
+    balanced tree of :func:`xor_all` compiles whatever the width. The setting is the session's, so
+    this must wrap the action (``collect``, ``count``), not the building of the DataFrame."""
+    if width <= WIDE_COLUMNS:
+        yield
+        return
+    key = "spark.sql.codegen.wholeStage"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, "false")
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
+
+
+def _row_hash(df: DataFrame, names: list[str], text_source: bool) -> tuple[Any, list[Any]]:
+    """The row hash (XOR of the salted canonical column hashes, :func:`xor_all`) and the per-column
+    hashes. With more than :data:`WIDE_COLUMNS` names, run the action under :func:`wide_plan`."""
     from rotscan.spark.canonical import value_hash
 
     types = {f.name: f.dataType for f in df.schema.fields}
     values = [value_hash(column(n), n, types[n], text_source) for n in names]
-    return reduce(lambda a, b: a.bitwiseXOR(b), values), values
+    return xor_all(values), values
 
 
 def _hashed(df: DataFrame, names: list[str], *, text_source: bool, sample_bits: int, k: int) -> DataFrame:
@@ -262,8 +312,9 @@ def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | No
     with java_errors(_what(job)):
         p = _prepare(spark, job, sample_target)
         assert p.df is not None  # a single job is always loaded
-        rows_out = _aggregate(_hashed(p.df, p.data_cols, text_source=fmt in TEXT_SOURCES, sample_bits=p.bits,
-                                      k=k)).collect()
+        with wide_plan(spark, len(p.data_cols)):
+            rows_out = _aggregate(_hashed(p.df, p.data_cols, text_source=fmt in TEXT_SOURCES, sample_bits=p.bits,
+                                          k=k)).collect()
         return _finish(p, rows_out, k)
 
 
@@ -319,7 +370,8 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
                 pairs = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
                 hashed = _hashed(df, names, text_source=first.fmt in TEXT_SOURCES, sample_bits=0, k=k)
                 hashed = hashed.select(F.input_file_name().alias("__f"), "__h", "__key")
-                rows_out = _aggregate(hashed, "__f").collect()
+                with wide_plan(spark, len(names)):
+                    rows_out = _aggregate(hashed, "__f").collect()
         except ReadError:
             for i in members:  # isolate the dataset that failed
                 single(i)
@@ -434,14 +486,16 @@ def projected_signature(spark: SparkSession, fmt: str, paths: list[str], base_pa
             df = df.cache()
             df = df.filter(column(CORRUPT_COLUMN).isNull())
         bits = sample_bits_for(rows_estimate, sample_target)
-        rows_out = signature_frame(df, names, text_source=fmt in TEXT_SOURCES, k=k,
-                                   sample_bits=bits).collect()
+        with wide_plan(spark, len(names)):
+            rows_out = signature_frame(df, names, text_source=fmt in TEXT_SOURCES, k=k,
+                                       sample_bits=bits).collect()
     return _signature(rows_out, tuple(columns), k, bits)
 
 
 def row_hashes(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None,
                columns: tuple[str, ...]) -> DataFrame:
-    """A one-column frame ``h`` of the dataset's row hashes over ``columns`` (canonical names)."""
+    """A one-column frame ``h`` of the dataset's row hashes over ``columns`` (canonical names); run its
+    actions under :func:`wide_plan`."""
     from rotscan.spark.canonical import canonical_name
 
     df = load(spark, fmt, paths, base_path)
@@ -460,7 +514,7 @@ def exact_containment(spark: SparkSession, part: tuple[str, list[str], str | Non
     ``part``/``whole`` are (format, paths, base path)."""
     from rotscan.spark.errors import java_errors
 
-    with java_errors("verifying containment"):
+    with java_errors("verifying containment"), wide_plan(spark, len(columns)):
         a = row_hashes(spark, *part, columns).distinct()
         b = row_hashes(spark, *whole, columns).distinct()
         counts = a.join(b, "h", "left_anti").agg({"h": "count"}).collect()[0][0], a.count()

@@ -6,7 +6,8 @@ Two ways in:
   already active, the cluster decides master and jars; rotscan only asks for the Delta extension and
   checks that Delta's classes are there.
 * **embedded** — otherwise rotscan starts a local JVM itself, with the jars of the cache manifest
-  (``rotscan setup``), so no network is needed, and a quiet log4j2 configuration.
+  (``rotscan setup``), so no network is needed, and a log4j2 configuration that writes Spark's log
+  to a file, never the terminal (``rotscan.spark.logfile``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from rotscan.config import Config
 from rotscan.errors import SparkSetupError
+from rotscan.spark import logfile
 from rotscan.spark.errors import java_errors
 from rotscan.spark.jars import cached_jars, jar_cache_dir, maven_coordinate, resolve_jars
 
@@ -157,6 +159,10 @@ def _embedded_session(config: Config, need_s3a: bool, env: Mapping[str, str]) ->
     local = master.startswith("local")
     jar_conf, jars = _jar_conf(config, need_s3a, local, env)
     partitions = str(config.get("spark", "shuffle_partitions"))
+    java_options = f"-Dlog4j2.configurationFile={_log4j_config(config, env).as_uri()}"
+    launching = SparkContext._gateway is None
+    if launching:  # the JVM of this process is ours: Spark's log goes to a file (rotscan.spark.logfile)
+        java_options += f' "-D{logfile.PROPERTY}={logfile.new_log_file(jar_cache_dir(config, env) / "logs")}"'
     conf = {
         "spark.master": master,
         "spark.app.name": str(config.get("spark", "app_name")),
@@ -166,14 +172,14 @@ def _embedded_session(config: Config, need_s3a: bool, env: Mapping[str, str]) ->
         # Delta replays its log with 50 partitions by default: far too many for small local sessions.
         "spark.databricks.delta.snapshotPartitions": partitions,
         "spark.driver.memory": str(config.get("spark", "driver_memory")),
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={_log4j_config(config, env).as_uri()}",
+        "spark.driver.extraJavaOptions": java_options,
         **jar_conf,
         **_SESSION_CONF,
         **_catalog_conf(config),
     }
     conf = _with_user_conf(conf, config)
     spark_conf = SparkConf().setAll(list(conf.items()))
-    if SparkContext._gateway is None:  # first session of this process: start the JVM ourselves
+    if launching:  # first session of this process: start the JVM ourselves
         _prepare_launch_environment(env, local)
         read_end, write_end = os.pipe()
         pump = _forward_stderr(read_end)
