@@ -1,0 +1,54 @@
+"""Spark's log file (rotscan.spark.logfile): where it goes, which lines count as errors, pruning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rotscan.spark import logfile
+
+
+@pytest.fixture(autouse=True)
+def _no_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logfile, "_current", None)
+
+
+def test_no_file_of_rotscans_means_no_warning() -> None:
+    mark = logfile.mark()
+    assert mark == logfile.LogMark(None, 0)
+    assert logfile.errors_since(mark) is None and logfile.warnings_since(mark) == []
+
+
+def test_only_errors_after_the_mark_become_one_warning_naming_the_file(tmp_path: Path) -> None:
+    path = logfile.new_log_file(tmp_path / "logs")
+    assert logfile.current() == path and path.parent.is_dir() and not path.exists()
+    assert logfile.warnings_since(logfile.mark()) == []  # created on the first event only
+    path.write_text("2026-12-03 09:10:36.049 ERROR CodeGenerator: before the scan\n", encoding="utf-8")
+    mark = logfile.mark()
+    with path.open("a", encoding="utf-8") as f:
+        f.write("2026-12-03 09:10:37.001 WARN DAGScheduler: Broadcasting large task binary\n"
+                "2026-12-03 09:10:38.002 ERROR Executor: Exception in task 0.0\n"
+                "java.lang.IllegalStateException: ERROR in the message is not a line of its own\n"
+                "\tat org.apache.spark.Foo.bar(Foo.scala:1)\n"
+                "2026-12-03 09:10:39.003 ERROR CodeGenerator: Failed to compile the generated Java code.\n")
+    assert logfile.errors_since(mark) == (path, ["Executor: Exception in task 0.0",
+                                                 "CodeGenerator: Failed to compile the generated Java code."])
+    (warning,) = logfile.warnings_since(mark)
+    assert warning.code == "spark_log" and warning.uri == str(path)
+    assert "2 error(s)" in warning.message and "Exception in task 0.0" in warning.message and str(path) in warning.message
+    # a mark taken before the JVM (and its file) existed reads the file from its start
+    assert len(logfile.errors_since(logfile.LogMark(None, 0))[1]) == 3  # type: ignore[index]
+
+
+def test_old_log_files_are_pruned_to_the_newest(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for i in range(logfile.KEEP_FILES + 5):
+        (logs / f"spark-20260101T0000{i:02d}Z-1.log").write_text("x", encoding="utf-8")
+    (logs / "other.txt").write_text("not ours", encoding="utf-8")
+    new = logfile.new_log_file(logs)
+    new.write_text("y", encoding="utf-8")
+    kept = sorted(p.name for p in logs.glob("spark-*.log"))
+    assert len(kept) == logfile.KEEP_FILES and new.name in kept
+    assert "spark-20260101T000000Z-1.log" not in kept and (logs / "other.txt").exists()
