@@ -57,9 +57,68 @@ def test_near_duplicate_subset_and_negatives() -> None:
         "month": (ds("extracts/events_march"), signature_from_hashes(base[:1500], COLS)),
         "other_year": (ds("warehouse/events_2024"), signature_from_hashes(rows(20000, 5), COLS)),
         "tiny": (ds("lookup/first_rows"), signature_from_hashes(base[:20], COLS)),
+        "tiny_other": (ds("lookup/other_rows"), signature_from_hashes(base[:10] + rows(10, 6), COLS)),
     })
+    # 20 rows, all in the table: a small subset under min_rows (review); half of them in it: nothing
     assert got == {"snapshots/events_2026_01": ("near_duplicate", ("warehouse/events",)),
-                   "extracts/events_march": ("subset", ("warehouse/events",))}
+                   "extracts/events_march": ("subset", ("warehouse/events",)),
+                   "lookup/first_rows": ("subset", ("warehouse/events",))}
+
+
+def _small(found: list, rel: str):  # type: ignore[no-untyped-def]
+    [f] = [f for f in found if f.uri == f"file:/lake/{rel}"]
+    return f
+
+
+def test_small_same_schema_subsets_under_min_rows_are_for_review() -> None:
+    base = rows(800, 40)  # under the sample size: every comparison is exact
+    pairs = {
+        "t": (ds("warehouse/codes"), signature_from_hashes(base, COLS)),
+        "five": (ds("exports/five_codes"), signature_from_hashes(base[100:105], COLS)),
+        "four": (ds("exports/four_codes"), signature_from_hashes(base[200:204], COLS)),  # under 5 rows
+        "one_missing": (ds("exports/almost"), signature_from_hashes(base[300:339] + rows(1, 41), COLS)),
+        "one_col": (ds("exports/ids"), signature_from_hashes(base[400:420], ("id",))),
+        "one_col_whole": (ds("warehouse/ids"), signature_from_hashes(base, ("id",))),
+        # the same schema, different rows (a lookup table of its own): never a subset
+        "other": (ds("lookup/regions"), signature_from_hashes(rows(30, 42), COLS)),
+    }
+    found = detect_redundant([d for d, _ in pairs.values()], {d.uri: s for d, s in pairs.values()}, RULES)
+    assert {f.uri.removeprefix("file:/lake/"): f.kind for f in found} == {"exports/five_codes": "subset"}
+    f = _small(found, "exports/five_codes")
+    assert (f.action, f.confidence, f.related) == ("review", 0.6, ("file:/lake/warehouse/codes",))
+    assert f.evidence["small_subset"] is True and f.evidence["min_rows"] == 100 and f.evidence["exact"] is True
+    assert "fewer than 100 rows" in f.explanation and "review it" in f.explanation
+    # a small table is never a near-duplicate or the whole of a subset of a bigger one
+    assert detect_redundant([pairs["five"][0], pairs["four"][0]],
+                            {pairs["five"][0].uri: pairs["five"][1], pairs["four"][0].uri: pairs["four"][1]},
+                            RULES) == []
+    # off with 0
+    off = RedundancyRules(small_subset_min_rows=0)
+    assert detect_redundant([d for d, _ in pairs.values()], {d.uri: s for d, s in pairs.values()}, off) == []
+
+
+def test_a_small_subset_of_a_big_table_holds_only_when_the_exact_check_finds_every_row() -> None:
+    from rotscan.crawl.inventory import InventoryEntry
+    from rotscan.detect.verify import verify_sampled
+
+    base = rows(50_000, 43)  # sampled: the comparison is an estimate until verified
+    whole, part = ds("warehouse/events", bytes=1_000_000), ds("exports/few_events", bytes=2_000)
+    sigs = {whole.uri: signature_from_hashes(base, COLS), part.uri: signature_from_hashes(base[:60], COLS)}
+    [f] = detect_redundant([whole, part], sigs, RULES)
+    assert (f.kind, f.action, f.evidence["small_subset"], f.evidence["exact"]) == ("subset", "review", True, False)
+
+    class Exact:
+        def __init__(self, missing: int) -> None:
+            self.missing = missing
+
+        def exact_containment(self, p, w, columns):  # type: ignore[no-untyped-def]
+            return 60, self.missing
+
+    entries = [InventoryEntry(dataset=whole, signature=sigs[whole.uri]), InventoryEntry(dataset=part, signature=sigs[part.uri])]
+    [ok] = verify_sampled([f], entries, RULES, Exact(0), warnings=[])  # type: ignore[arg-type]
+    assert (ok.action, ok.confidence, ok.evidence["exact"], ok.evidence["missing_rows"]) == ("review", 0.6, True, 0)
+    # one row of 60 missing is 98% contained — a subset for a big table, but not for a small one
+    assert verify_sampled([f], entries, RULES, Exact(1), warnings=[]) == []  # type: ignore[arg-type]
 
 
 def test_different_columns_never_match() -> None:

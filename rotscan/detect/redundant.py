@@ -17,7 +17,9 @@ binomial error bound above it.
 
 Not redundant by construction: tables with different columns never share row hashes (a shared key
 column is not a copy); tables of the same schema with different rows have Jaccard ≈ 0; small
-tables below ``min_rows`` are never called subsets, near-copies or projections.
+tables below ``min_rows`` are never called near-copies or projections, and subsets only when every
+one of their rows (at least ``small_subset_min_rows``, over at least two columns) is in a larger table
+of the same columns — then for review, with low confidence.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class RedundancyRules:
     subset_threshold: float = 0.95
     min_rows: int = 100  # for near/subset/projection
     exact_min_rows: int = 1
+    # below min_rows, a same-column table from this many rows on, all of whose distinct rows are in a
+    # larger one, is still a subset (review, low confidence); 0 turns this off
+    small_subset_min_rows: int = 5
     small_copy_rows: int = 100  # exact copies smaller than this are for review only
     projection_min_columns: int = 2
     projection_min_row_ratio: float = 0.5
@@ -58,6 +63,7 @@ class RedundancyRules:
         return cls(
             near_threshold=float(r["near_threshold"]), subset_threshold=float(r["subset_threshold"]),
             min_rows=int(r["min_rows"]), exact_min_rows=int(r["exact_min_rows"]),
+            small_subset_min_rows=int(r["small_subset_min_rows"]),
             small_copy_rows=int(r["small_copy_rows"]), projection_min_columns=int(r["projection_min_columns"]),
             projection_min_row_ratio=float(r["projection_min_row_ratio"]), pairwise_max=int(r["pairwise_max"]),
             verify_max_bytes=int(r["verify_max_bytes"]),
@@ -109,6 +115,17 @@ def choose_keeper(members: Iterable[Dataset], readers: Mapping[str, int] | None 
 
 def _bytes(ds: Dataset) -> int:
     return ds.bytes + (ds.delta.time_travel_bytes if ds.delta else 0)
+
+
+SMALL_SUBSET_CONFIDENCE = 0.6
+SMALL_SUBSET_MIN_COLUMNS = 2  # a list of a few values in one column says nothing about copying
+
+
+def is_small_subset(part: Signature, whole: Signature, ov: Overlap, rules: RedundancyRules) -> bool:
+    """A same-column table under ``min_rows`` whose distinct rows (as far as the samples show) are
+    all in a larger table: a subset for review only."""
+    return (0 < rules.small_subset_min_rows <= part.rows < rules.min_rows and part.rows < whole.rows
+            and len(part.columns) >= SMALL_SUBSET_MIN_COLUMNS and ov.sample_a > 0 and ov.containment_ab == 1.0)
 
 
 def _rows(n: int) -> str:
@@ -265,9 +282,10 @@ def detect_redundant(
 
     # 2. near duplicates and subsets among same-column datasets
     groups: dict[tuple[str, ...], list[tuple[Dataset, Signature]]] = defaultdict(list)
+    floor = min(rules.min_rows, rules.small_subset_min_rows or rules.min_rows)
     for uri, ds in representatives.items():
         sig = signatures[uri]
-        if sig.rows >= rules.min_rows:
+        if sig.rows >= floor:
             groups[sig.columns].append((ds, sig))
     near: list[tuple[float, Dataset, Dataset, Overlap]] = []
     subsets: list[tuple[float, Dataset, Dataset, Overlap]] = []
@@ -275,7 +293,12 @@ def detect_redundant(
         for i, j in _pairs(group, rules):
             (a, sa), (b, sb) = group[i], group[j]
             ov = overlap(sa, sb)
-            if ov.jaccard >= rules.near_threshold:
+            if min(sa.rows, sb.rows) < rules.min_rows:  # only a small subset, fully contained
+                if is_small_subset(sa, sb, ov, rules):
+                    subsets.append((1.0, a, b, ov))
+                elif is_small_subset(sb, sa, _swap(ov), rules):
+                    subsets.append((1.0, b, a, _swap(ov)))
+            elif ov.jaccard >= rules.near_threshold:
                 near.append((ov.jaccard, a, b, ov))
             elif ov.containment_ab >= rules.subset_threshold and ov.containment_ba < rules.subset_threshold:
                 subsets.append((ov.containment_ab, a, b, ov))
@@ -306,14 +329,21 @@ def detect_redundant(
             best[part.uri] = (cont, part, whole, ov)
     for cont, part, whole, ov in sorted(best.values(), key=lambda t: (-t[0], t[1].uri)):
         exact = ov.exact and cont == 1.0
+        small = signatures[part.uri].rows < rules.min_rows
+        evidence = _evidence(ov, signatures[part.uri], signatures[whole.uri], whole.uri)
+        explanation = (f"{cont:.0%} of its {_rows(signatures[part.uri].rows)} are contained in {whole.relative_path} "
+                       f"({_rows(signatures[whole.uri].rows)}"
+                       + ("; exact comparison" if ov.exact else f"; sampled estimate ±{ov.error():.0%}") + ")")
+        if small:
+            evidence["small_subset"] = True
+            evidence["min_rows"] = rules.min_rows
+            explanation += (f"; fewer than {rules.min_rows} rows, so a small extract or a lookup table whose rows "
+                            "also appear there: review it")
         out.add(Finding(
-            uri=part.uri, category="redundant", kind="subset", action="quarantine" if exact else "review",
-            confidence=0.95 if exact else round(max(0.5, 0.9 - ov.error()), 3), reclaimable_bytes=_bytes(part),
-            related=(whole.uri,),
-            explanation=f"{cont:.0%} of its {_rows(signatures[part.uri].rows)} are contained in {whole.relative_path} "
-                        f"({_rows(signatures[whole.uri].rows)}"
-                        + ("; exact comparison" if ov.exact else f"; sampled estimate ±{ov.error():.0%}") + ")",
-            evidence=_evidence(ov, signatures[part.uri], signatures[whole.uri], whole.uri),
+            uri=part.uri, category="redundant", kind="subset",
+            action="quarantine" if exact and not small else "review",
+            confidence=SMALL_SUBSET_CONFIDENCE if small else 0.95 if exact else round(max(0.5, 0.9 - ov.error()), 3),
+            reclaimable_bytes=_bytes(part), related=(whole.uri,), explanation=explanation, evidence=evidence,
         ), whole.uri)
 
     # 3. projections, verified on the wider table re-hashed over the narrower one's columns

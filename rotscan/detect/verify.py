@@ -112,8 +112,12 @@ def verify_sampled(findings: list[Finding], entries: list[InventoryEntry], rules
         if cont < rules.subset_threshold:
             continue
         full = missing == 0
+        small = bool(ev.get("small_subset"))
+        if small and not full:  # a small subset holds only when every row is there
+            continue
         out.append(replace(
-            f, action="quarantine" if full else "review", confidence=0.95 if full else 0.85,
+            f, action="review" if small or not full else "quarantine",
+            confidence=f.confidence if small else 0.95 if full else 0.85,
             explanation=f"{cont:.0%} of its {distinct:,} distinct rows are "
             + (f"in {whole.dataset.relative_path}" if f.kind == "subset"
                else f"{whole.dataset.relative_path}'s rows projected on its {len(columns)} columns")

@@ -46,6 +46,13 @@ def build_copies_lake(spark, root: Path) -> dict[str, tuple[str, str]]:  # type:
     # a one-month extract
     orders.filter("order_date < date'2025-02-01'").write.parquet(p("extracts/orders_january"))
     planted["extracts/orders_january"] = ("subset", "warehouse/orders")
+    # a small hand-picked sample exported as CSV: a subset under min_rows (review, low confidence),
+    # and a trap beside it: the same schema, as few rows, none of them the table's
+    orders.filter("order_id in (5, 77, 901, 1500, 2222, 3001, 4444, 5999)").coalesce(1) \
+        .write.option("header", True).csv(p("exports/orders_sample"))
+    planted["exports/orders_sample"] = ("subset", "warehouse/orders")
+    orders.filter("order_id < 8").withColumn("amount", F.col("amount") + 1000).coalesce(1) \
+        .write.option("header", True).csv(p("exports/orders_made_up"))
 
     customers = spark.range(0, 400).select(
         F.col("id").alias("customer_id"), F.concat(F.lit("Customer "), F.col("id")).alias("name"),
@@ -102,13 +109,16 @@ def test_evidence_is_stated(copies) -> None:  # type: ignore[no-untyped-def]
     assert "6,000 rows" in csv["explanation"] and csv["action"] == "quarantine"
     january = next(f for f in doc["findings"] if f["uri"].endswith("extracts/orders_january"))
     assert january["evidence"]["exact"] is True and january["action"] == "quarantine"
+    sample = next(f for f in doc["findings"] if f["uri"].endswith("exports/orders_sample"))
+    assert (sample["action"], sample["confidence"], sample["evidence"]["small_subset"]) == ("review", 0.6, True)
+    assert sample["evidence"]["exact"] is True and sample["evidence"].get("missing_rows", 0) == 0
 
 
 def test_nothing_else_is_called_redundant(copies) -> None:  # type: ignore[no-untyped-def]
     _, planted, doc = copies
     flagged = {f["uri"] for f in doc["findings"] if f["category"] == "redundant"}
     for clean in ("warehouse/sales_2023", "warehouse/sales_2024", "warehouse/order_lines", "reference/statuses.csv",
-                  "warehouse/customer_keys", "warehouse/orders", "warehouse/customers"):
+                  "warehouse/customer_keys", "exports/orders_made_up", "warehouse/orders", "warehouse/customers"):
         assert not any(u.endswith(clean) for u in flagged), clean
 
 
