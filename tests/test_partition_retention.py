@@ -505,3 +505,33 @@ def test_report_says_what_a_delta_partition_delete_took_and_when(tmp_path: Path)
     html = render_report(result, price_per_gb_month=0.023, history=report_history(result))
     assert "<code>run-7</code> (2026-11-30 08:15:00 UTC): 5.0 KiB in 2 tables" in html
     assert "go with a VACUUM after the table&#39;s retention" in html or "go with a VACUUM after the table's retention" in html
+
+
+def _point_at(day: date, max_age: float | None = None) -> Any:
+    """An edit of the plan's first partition to name the partition of ``day``, its files included
+    (what a tamperer who knows the format would do)."""
+    def edit(a: dict[str, Any]) -> None:
+        t = parse(a["uri"]).path
+        first = a["details"]["partitions"][0]
+        old = first["path"]
+        first.update(path=f"dt={day}", values={"dt": str(day)})
+        files = [[f"dt={day}/{p.name}", p.stat().st_size, round(p.stat().st_mtime, 3)]
+                 for p in sorted(Path(t, f"dt={day}").iterdir())]
+        a["fingerprint"]["files"] = [f for f in a["fingerprint"]["files"] if not f[0].startswith(old + "/")] + files
+        a["fingerprint"]["dirs"] = [d for d in a["fingerprint"]["dirs"] if d != old] + [f"dt={day}"]
+        if max_age is not None:
+            a["details"]["max_age_days"] = max_age
+    return edit
+
+
+def test_a_plan_edited_to_name_a_kept_partition_is_refused(tmp_path: Path) -> None:
+    cfg = cfg_with(POLICY)
+    root, _, _ = _planned(tmp_path, cfg)
+    before = tree(root)
+    (res,) = apply_plan(_tampered(tmp_path, _point_at(NEW[0]), seal=True), context(cfg), execute=True).planned
+    assert res.status == "skipped" and f"dt={NEW[0]} is not past the policy's 90 days" in res.reason, res.reason
+    # the policy's age lowered too: the scan's findings.json still says which partitions expired
+    (res,) = apply_plan(_tampered(tmp_path, _point_at(NEW[0], max_age=1), seal=True), context(cfg),
+                        execute=True).planned
+    assert res.status == "skipped" and f"dt={NEW[0]} is not one the scan found expired" in res.reason, res.reason
+    assert tree(root) == before

@@ -212,6 +212,7 @@ def _revalidate(a: PlanAction, plan: LoadedPlan, ctx: CleanupContext, rules: Saf
             raise Changed(f"Delta version {a.fingerprint.delta_version} -> {fp.delta_version} since the plan")
         return _Checked(uri, root, storage, fp)
     if a.action == partitions.ACTION:  # the expired partitions only (rotscan.cleanup.partitions)
+        partitions.check_still_expired(a, now, _scan_findings(plan))
         version = partitions.revalidate(a, storage, uri, moved, now, rules.min_age_hours)
         return _Checked(uri, root, storage, fp, version)
     expected = a.fingerprint
@@ -239,6 +240,34 @@ def _revalidate(a: PlanAction, plan: LoadedPlan, ctx: CleanupContext, rules: Saf
         except Refused:
             pass  # the keeper is outside the roots: nothing to check it with
     return _Checked(uri, root, storage, fp)
+
+
+_SCAN_FINDINGS: dict[tuple[str, float], tuple[Any, ...]] = {}
+
+
+def _scan_findings(plan: LoadedPlan) -> tuple[Any, ...] | None:
+    """The findings of the scan the plan was made from, when its findings.json is still where the
+    plan says (None otherwise; read once per file version)."""
+    from pathlib import Path
+
+    from rotscan.errors import FindingsFormatError
+    from rotscan.findings_io import read_findings
+
+    scan_dir = (plan.header.get("scan") or {}).get("dir")
+    if not scan_dir:
+        return None
+    path = Path(scan_dir) / "findings.json"
+    try:
+        key = (str(path), path.stat().st_mtime)
+    except OSError:
+        return None
+    if key not in _SCAN_FINDINGS:
+        try:
+            _SCAN_FINDINGS.clear()
+            _SCAN_FINDINGS[key] = read_findings(Path(scan_dir)).findings
+        except (OSError, ValueError, FindingsFormatError):
+            return None
+    return _SCAN_FINDINGS[key]
 
 
 def _what(a: PlanAction) -> str:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from rotscan.cleanup import fingerprint as fpmod
@@ -315,6 +316,51 @@ def revalidate(a: PlannedAction, storage: WritableStorage, uri: Uri, moved: froz
         raise Changed("; ".join(diffs))
     check_age(now_fp, now, min_age_hours)
     return None
+
+
+def _key(values: Any) -> tuple[tuple[str, str | None], ...] | None:
+    if not isinstance(values, Mapping):
+        return None
+    return tuple(sorted((str(k), None if v is None else str(v)) for k, v in values.items()))
+
+
+def check_still_expired(a: PlannedAction, now: float, scan_findings: Sequence[Finding] | None) -> None:
+    """Every planned partition must still be past the policy now (its values dated in the plan's
+    format), and — when the scan's findings.json is still there — one the scan found expired in the
+    findings the action names. A plan edited to name a kept partition is refused either way."""
+    from datetime import datetime, timezone
+
+    from rotscan.detect.partition_retention import DATE_FORMATS, period
+
+    columns = _columns(a)
+    fmt = a.details.get("date_format")
+    fmt = "YYYY-MM-DD" if fmt == "split" else fmt
+    if fmt not in DATE_FORMATS:
+        raise Refused(f"unknown date format {fmt!r} in the plan")
+    try:
+        max_age = float(a.details.get("max_age_days"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise Refused("the plan gives no max_age_days") from None
+    as_of = datetime.fromtimestamp(now, tz=timezone.utc)
+    for p in _partitions(a):
+        values = p.get("values")
+        if not isinstance(values, Mapping):
+            raise Refused(f"partition {_label(p)} has no values in the plan")
+        span = period([values.get(c) for c in columns], str(fmt))
+        if span is None:
+            raise Refused(f"partition {_label(p)} holds no date in {', '.join(columns)}: never expired")
+        end = datetime(span[1].year, span[1].month, span[1].day, tzinfo=timezone.utc)
+        if as_of - end <= timedelta(days=max_age):
+            raise Refused(f"partition {_label(p)} is not past the policy's {max_age:g} days")
+    if scan_findings is None:
+        return
+    found = [f for f in scan_findings if f.id in a.finding_ids and f.kind == KIND and f.uri == a.uri]
+    if not found:
+        raise Refused("the scan's findings.json holds no expired_partitions finding of this action for this path")
+    expired = {_key(u.get("values")) for f in found for u in f.evidence.get("expired") or () if isinstance(u, dict)}
+    for p in _partitions(a):
+        if _key(p.get("values")) not in expired:
+            raise Refused(f"partition {_label(p)} is not one the scan found expired")
 
 
 def dry_run(a: PlannedAction) -> ActionResult:
