@@ -188,3 +188,45 @@ def test_delta_killed_after_delete_committed_is_finished_on_resume(spark, tmp_pa
     assert _rows(spark, t) == [r for r in before_rows if r[2] in NEW]
     assert restore_run(ctx, [parse(str(root))], report.run_id).ok
     assert _rows(spark, t) == before_rows
+
+
+def test_delta_date_and_integer_partition_columns(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A DATE partition column and integer year/month columns: the string literals of the predicate
+    compare with Spark's own casts (ANSI on), and exactly the expired partitions go."""
+    root = tmp_path / "lake"
+    daily, monthly = root / "warehouse/daily", root / "warehouse/monthly"
+    spark.sql("SELECT id, date_sub(current_date(), CAST(id * 40 AS INT)) AS dt FROM range(6)").write \
+        .format("delta").partitionBy("dt").save(str(daily))
+    months = [(2019, 1), (2019, 12), (TODAY.year, TODAY.month)]
+    spark.createDataFrame([(i, y, m) for i, (y, m) in enumerate(months)], "id long, year int, month int").write \
+        .format("delta").partitionBy("year", "month").save(str(monthly))
+    age(root, 1)
+    cfg = load_config(overrides={
+        "scan": {"profile": False}, "cleanup": {"min_age_hours": 0.0},
+        "obsolete": {"retention": [{"glob": "warehouse/daily", "max_age_days": 90, "partition_column": "dt"},
+                                   {"glob": "warehouse/monthly", "max_age_days": 365,
+                                    "partition_column": ["year", "month"]}]},
+        "spark": {"master": "local[2]", "shuffle_partitions": 2}})
+    result = run_scan([str(root)], Runtime(config=cfg))
+    assert sorted(f.kind for f in result.findings) == ["expired_partitions", "expired_partitions"]
+    write_findings(result, tmp_path / "scan")
+    plan, _ = plan_and_load(tmp_path / "scan", tmp_path / "plan.json", cfg)
+    preds = sorted(a.details["predicate"] for a in plan.actions)
+    assert preds[0] == "(`year` = '2019' AND `month` = '1') OR (`year` = '2019' AND `month` = '12')"
+    assert preds[1].startswith("`dt` IN (")
+    done = apply_plan(read_plan(tmp_path / "plan.json"), context(cfg, spark_factory=lambda need: spark), execute=True)
+    assert [r.status for r in done.planned] == ["done", "done"], [r.reason for r in done.planned]
+    assert sorted(r[0] for r in spark.read.format("delta").load(str(daily)).collect()) == [0, 1, 2]  # 0-80 days
+    assert [tuple(r) for r in spark.read.format("delta").load(str(monthly)).collect()] == \
+        [(2, TODAY.year, TODAY.month)]
+
+
+def test_sql_literals_round_trip_through_spark(spark) -> None:  # type: ignore[no-untyped-def]
+    """What the predicate quotes is what Spark reads back, however odd the value."""
+    from rotscan.cleanup.partitions import quote_identifier, quote_literal
+
+    values = ["2024-01-01", "it's", "a\\b", "\\'", "''", "tab\there", "line\nbreak", "ünï", "`x`", "%2F", "a\\\\'b"]
+    got = spark.sql("SELECT " + ", ".join(quote_literal(v) for v in values)).collect()[0]
+    assert list(got) == values
+    df = spark.createDataFrame([(1,)], "`we``ird` int")
+    assert df.selectExpr(quote_identifier("we`ird")).collect()[0][0] == 1
