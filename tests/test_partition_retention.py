@@ -535,3 +535,27 @@ def test_a_plan_edited_to_name_a_kept_partition_is_refused(tmp_path: Path) -> No
                         execute=True).planned
     assert res.status == "skipped" and f"dt={NEW[0]} is not one the scan found expired" in res.reason, res.reason
     assert tree(root) == before
+
+
+def test_catalog_registered_delta_tables_allowed_hive_tables_refused() -> None:
+    """A registered Delta table stays valid after a DELETE commit (checked like VACUUM); a registered
+    Hive table is refused with the reason, with or without --drop-table-entries."""
+    from types import SimpleNamespace
+
+    from rotscan.catalog import CatalogIndex, CatalogTable
+    from rotscan.cleanup.partitions import check_catalog
+    from rotscan.cleanup.tables import TableGuard
+
+    index = CatalogIndex([CatalogTable("db.events", "file:/lake/warehouse/events", "delta"),
+                          CatalogTable("db.clicks", "file:/lake/events/clicks", "parquet", partition_columns=("dt",),
+                                       partitions=3)])
+    delta = SimpleNamespace(details={"mode": "delta"})
+    hive = SimpleNamespace(details={"mode": "hive"})
+    for guard in (TableGuard(index), TableGuard(index, drop_entries=True)):
+        assert check_catalog(guard, delta, parse("file:/lake/warehouse/events")) == []  # type: ignore[arg-type]
+        with pytest.raises(Refused, match="does not drop partitions of a registered Hive table"):
+            check_catalog(guard, hive, parse("file:/lake/events/clicks"))  # type: ignore[arg-type]
+        assert check_catalog(guard, hive, parse("file:/lake/events/other")) == []  # type: ignore[arg-type]
+    with pytest.raises(Refused, match="the catalog cannot be read"):  # an unreadable catalog refuses Delta too
+        check_catalog(TableGuard(None, refuse_all="the catalog cannot be read"), delta,  # type: ignore[arg-type]
+                      parse("file:/lake/warehouse/events"))

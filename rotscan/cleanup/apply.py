@@ -418,7 +418,8 @@ def _apply(plan: LoadedPlan, ctx: CleanupContext, *, execute: bool, run_id: str 
             checked = _revalidate(a, plan, ctx, rules, now, moved, keeps, ours)
             if guard is None:
                 guard = TableGuard.open(ctx, plan)
-            drops = guard.check(a.action, checked.uri)
+            drops = (partitions.check_catalog(guard, a, checked.uri) if a.action == partitions.ACTION
+                     else guard.check(a.action, checked.uri))
         except Refused as exc:
             res = ActionResult(a.uri, "skipped", f"refused: {exc}", 0, a.action, a.id)
             if run is not None and moved_recs:

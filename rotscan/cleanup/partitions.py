@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from rotscan.cleanup import fingerprint as fpmod
 from rotscan.cleanup.audit import AuditLog
@@ -155,6 +155,26 @@ def covers(a: PlannedAction, uri: Uri) -> bool:
     base = parse(a.uri)
     return any(uri.is_within(child(base, str(p.get("path") or ""))) and p.get("path")
                for p in a.details.get("partitions") or () if isinstance(p, dict))
+
+
+class _Guard(Protocol):
+    def check(self, action: str, uri: Uri) -> list[Any]: ...
+
+
+def check_catalog(guard: _Guard, a: PlannedAction, uri: Uri) -> list[Any]:
+    """The catalog check of a drop_partitions action (:class:`rotscan.cleanup.tables.TableGuard`):
+    a Delta table registered in the catalog stays what its entry says — DELETE is a commit of the
+    table, its location and files stay — so it is checked like VACUUM; a registered Hive-partitioned
+    table is refused (its metastore partitions would point at quarantined directories). Never any
+    table entry to drop (returns [])."""
+    if a.details.get("mode") == "delta":
+        return list(guard.check("vacuum", uri))
+    try:
+        guard.check("drop_partitions", uri)
+    except Refused as exc:
+        raise Refused(f"{exc}; rotscan does not drop partitions of a registered Hive table (the metastore's "
+                      "partitions would point at quarantined directories): use ALTER TABLE … DROP PARTITION") from exc
+    return []
 
 
 # -- plan ----------------------------------------------------------------------------------------
