@@ -18,8 +18,9 @@ at the table's own retention (``delta.deletedFileRetentionDuration``, never belo
 the retention check turned off): the deleted partitions' files stay in storage for time travel and
 go only when a VACUUM runs after the retention has passed. The journal records the version before,
 the DELETE's version, what VACUUM deleted and the version after. ``restore`` runs ``RESTORE TABLE …
-TO VERSION AS OF <version before>`` (refused when the table has other commits since, which it
-would undo; VACUUM's own log entries are not such commits).
+TO VERSION AS OF <the DELETE's version - 1>`` — the table just before the DELETE, including any
+commit that came between apply's check and the DELETE — refused when the table has other commits
+since the DELETE, which it would undo (VACUUM's own log entries are not such commits).
 
 What a plan says is checked again at apply time whatever its checksums say: every partition must
 be a ``key=value`` path of the dataset's own partition columns (never ``..``, never outside the
@@ -577,13 +578,13 @@ def _finish_delta(run: RunSteps, a: PlannedAction, uri: Uri, root: Uri, before: 
                "partitions": [p.get("values") for p in parts], "files_removed": len(removed),
                "retention_hours": retention, "vacuum_deleted_files": len(gone),
                "vacuum_deleted_bytes": sum(f.size for f in gone),
-               "restore": f"RESTORE TABLE TO VERSION AS OF {before}"}
+               "restore": f"RESTORE TABLE TO VERSION AS OF {deleted - 1}"}
     reason = (f"Delta DELETE of {len(parts):,} expired partition(s) ({_some(parts)}) committed version {deleted} "
               f"(before: {before}), {len(removed):,} file(s), {nbytes:,} bytes out of the live table; ")
     if vacuum_error is None:
         reason += (f"VACUUM at the table's {retention:g} h retention deleted {len(gone):,} older file(s); the deleted "
                    f"partitions' files stay for time travel until a VACUUM after {retention:g} h (restore until then: "
-                   f"RESTORE TABLE TO VERSION AS OF {before})")
+                   f"RESTORE TABLE TO VERSION AS OF {deleted - 1})")
     else:
         reason += f"VACUUM failed ({vacuum_error}); the files stay for time travel until a later VACUUM"
     if extra:
@@ -620,9 +621,12 @@ def _restore_delta(ctx: CleanupContext, storage: WritableStorage, journal: Journ
     if rec is None:
         return ActionResult(act["uri"], "done", "the partition delete did not commit: nothing to restore", 0, ACTION,
                             aid)
-    before, deleted = int(rec["version_before"]), int(rec["version_deleted"])
+    # the version the DELETE read: the table just before it, with any commit that came between
+    # apply's check and the DELETE (RESTORE to the checked version would undo those)
+    deleted = int(rec["version_deleted"])
+    before = deleted - 1
     tag = f"rotscan restore {run_id} {aid}"
-    details = {"version_before": before, "version_deleted": deleted}
+    details = {"version_before": int(rec["version_before"]), "version_deleted": deleted, "restored_to": before}
     latest = read_snapshot(storage, table).version
     for v in range(deleted + 1, latest + 1):
         info = _commit_info(_commit(storage, table, v))

@@ -230,3 +230,37 @@ def test_sql_literals_round_trip_through_spark(spark) -> None:  # type: ignore[n
     assert list(got) == values
     df = spark.createDataFrame([(1,)], "`we``ird` int")
     assert df.selectExpr(quote_identifier("we`ird")).collect()[0][0] == 1
+
+
+def test_delta_write_between_the_check_and_the_delete_is_named_and_restored(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A row appended into an expired partition in the instant between apply's check and the DELETE
+    is deleted with it (Delta's DELETE sees it): the result names that file, and restore brings it
+    back with the rest."""
+    root = tmp_path / "lake"
+    t = _delta_table(spark, root)
+    cfg = retention_config()
+    _plan(root, tmp_path, cfg)
+
+    def late_writer(step: str, n: int) -> None:
+        if step == "delete":
+            spark.createDataFrame([(9004, "just in time", OLD[1])], "id long, note string, dt string").write \
+                .format("delta").mode("append").save(str(t))
+
+    ctx = context(cfg, spark_factory=lambda need: spark, fault_hook=late_writer)
+    done = apply_plan(read_plan(tmp_path / "plan.json"), ctx, execute=True)
+    (res,) = done.planned
+    assert res.status == "done" and "also removed 1 file(s) written into those partitions after the check" in \
+        res.reason, res.reason
+    assert (res.details or {})["version_before"] == 0 and (res.details or {})["version_deleted"] == 2
+    with_late = sorted([*_rows_at(spark, t, 1)])
+    assert (9004, "just in time", OLD[1]) in with_late
+    restored = restore_run(context(cfg, spark_factory=lambda need: spark), [parse(str(root))], done.run_id)
+    (r,) = restored.actions
+    # the late append is a commit between the version before and the DELETE: RESTORE to version 0 would
+    # undo it, so restore goes back to the version before the DELETE instead — with the late row
+    assert r.status == "done", r.reason
+    assert _rows(spark, t) == with_late
+
+
+def _rows_at(spark, t: Path, version: int) -> list[tuple[Any, ...]]:  # type: ignore[no-untyped-def]
+    return sorted(tuple(r) for r in spark.read.format("delta").option("versionAsOf", version).load(str(t)).collect())
