@@ -78,6 +78,26 @@ print("finished without being killed")
 """
 
 
+# Resumes the run (apply --execute again), prints the report, waits for the test to look at the
+# bucket (a line on stdin), then restores the run and prints that report: one JVM for both steps.
+RECOVERER = r"""
+import json, os, sys
+from pathlib import Path
+from rotscan.config import load_config
+from rotscan.cleanup.apply import apply_plan
+from rotscan.cleanup.context import CleanupContext
+from rotscan.cleanup.plan import read_plan
+from rotscan.cleanup.restore import restore_run
+from rotscan.uri import parse
+
+config, plan, root, run_id = sys.argv[1:5]
+ctx = CleanupContext(config=load_config(config), user="tester", env=dict(os.environ))
+print("APPLIED " + json.dumps(apply_plan(read_plan(Path(plan)), ctx, execute=True).to_dict()), flush=True)
+sys.stdin.readline()
+print("RESTORED " + json.dumps(restore_run(ctx, [parse(root)], run_id).to_dict()), flush=True)
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -237,11 +257,9 @@ def _cli(m: Moto, tmp: Path, *args: str) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def _resume_and_restore(m: Moto, tmp: Path, bucket: str, run_id: str) -> None:
-    """Rerun ``rotscan apply --execute`` (it resumes run_id and finishes it, nothing lost), then
-    ``rotscan restore run_id``: every original object back byte for byte, nothing else in the lake."""
-    plan = str(m.plans / bucket / "plan.json")
-    doc = _cli(m, tmp, "apply", plan, "--execute")
+def _check_resumed(m: Moto, bucket: str, run_id: str, doc: dict[str, Any]) -> None:
+    """The rerun of apply resumed run_id and finished it: every planned action done, the journal
+    ended, nothing lost, and exactly the objects the journal says it moved gone from the lake."""
     assert doc["resumed"] is True and doc["run_id"] == run_id, doc
     planned = [a for a in doc["actions"] if a["planned"]]
     assert planned and all(a["status"] == "done" for a in planned), planned
@@ -249,18 +267,50 @@ def _resume_and_restore(m: Moto, tmp: Path, bucket: str, run_id: str) -> None:
     records = _journal(objects, run_id)
     assert records[-1]["op"] == "end"
     done = {r["seq"] for r in records if r["op"] == "done"}
-    quarantined = {_key(r["src"], bucket) for r in records if r["op"] == "intent" and r["n"] in done}
+    quarantined = {_key(r["src"], bucket)[len(PREFIX) + 1:] for r in records if r["op"] == "intent" and r["n"] in done}
     gone = {k for k in m.before if f"{PREFIX}/{k}" not in objects}
-    assert gone == {s[len(PREFIX) + 1:] for s in quarantined}, "journal and bucket disagree"
+    assert gone == quarantined, "journal and bucket disagree"
     assert {"tmp/scratch_dump/part-00000.csv", "warehouse/sales/_temporary/0/task_2/part-00002.csv"} <= gone
     assert "warehouse/sales/part-00000.csv" not in gone and "exports/report.csv" not in gone
 
-    restored = _cli(m, tmp, "restore", run_id, "--root", f"s3a://{bucket}/{PREFIX}")
-    assert restored["actions"] and all(a["status"] == "done" for a in restored["actions"]), restored
+
+def _check_restored(m: Moto, bucket: str, run_id: str, doc: dict[str, Any]) -> None:
+    """Every original object back byte for byte, nothing else in the lake, the quarantine empty."""
+    assert doc["actions"] and all(a["status"] == "done" for a in doc["actions"]), doc
     after = m.objects(bucket)
     data = {k[len(PREFIX) + 1:]: _sha(v) for k, v in after.items() if not k.startswith(f"{PREFIX}/_rotscan/")}
     assert data == m.before
     assert not any(k.startswith(f"{PREFIX}/_rotscan/quarantine/{run_id}/") for k in after)
+
+
+def _marked(proc: subprocess.Popen[str], mark: str, err: Path) -> dict[str, Any]:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(mark + " "):
+            return dict(json.loads(line[len(mark) + 1:]))
+    proc.wait(timeout=60)
+    raise AssertionError(f"no {mark} report (exit {proc.returncode}): {err.read_text()[-4000:]}")
+
+
+def _resume_and_restore(m: Moto, tmp: Path, bucket: str, run_id: str) -> None:
+    """In one child: rerun apply --execute on the plan (resumes run_id), then restore run_id."""
+    err = tmp / "recover.stderr"
+    with err.open("w") as err_fh:  # a file, not a pipe: Spark's output must never block the child
+        proc = subprocess.Popen([sys.executable, "-c", RECOVERER, str(m.config), str(m.plans / bucket / "plan.json"),
+                                 f"s3a://{bucket}/{PREFIX}", run_id], cwd=REPO, env=m.env(tmp), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=err_fh, text=True, start_new_session=True)
+    try:
+        _check_resumed(m, bucket, run_id, _marked(proc, "APPLIED", err))
+        assert proc.stdin is not None
+        proc.stdin.write("restore\n")
+        proc.stdin.flush()
+        _check_restored(m, bucket, run_id, _marked(proc, "RESTORED", err))
+        assert proc.wait(timeout=120) == 0, err.read_text()[-4000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        _wait_group_gone(proc.pid)
 
 
 @pytest.mark.parametrize(("bucket", "step", "n"), [
@@ -301,9 +351,11 @@ def test_apply_killed_from_outside_on_s3a_then_rerun_and_restore(moto: Moto, tmp
     journal holds 40 records — at whatever instruction it is then — then rerun and restore."""
     bucket = "kill-outside"
     journal = f"{PREFIX}/_rotscan/runs/"
-    proc = subprocess.Popen([sys.executable, "-m", "rotscan", "apply", str(moto.plans / bucket / "plan.json"),
-                             "--execute", "--json", "--config", str(moto.config)], cwd=REPO, env=moto.env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    with (tmp_path / "apply.out").open("w") as out_fh:  # files, not pipes nobody reads while it runs
+        proc = subprocess.Popen([sys.executable, "-m", "rotscan", "apply", str(moto.plans / bucket / "plan.json"),
+                                 "--execute", "--json", "--config", str(moto.config)], cwd=REPO,
+                                env=moto.env(tmp_path), stdout=out_fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     deadline = time.monotonic() + 600
     records = 0
     while records < 40 and proc.poll() is None and time.monotonic() < deadline:
@@ -311,9 +363,12 @@ def test_apply_killed_from_outside_on_s3a_then_rerun_and_restore(moto: Moto, tmp
         found = moto.s3.list_objects_v2(Bucket=bucket, Prefix=journal)
         records = sum(1 for o in found.get("Contents", []) if "/journal/" in o["Key"])
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    proc.wait()
     _wait_group_gone(proc.pid)
-    assert proc.returncode == -signal.SIGKILL, "apply finished before it could be killed"
+    assert proc.returncode == -signal.SIGKILL, (tmp_path / "apply.out").read_text()[-4000:]
     (run_id,) = _run_ids(moto, bucket)
     _assert_nothing_lost(moto, bucket, run_id)
-    _resume_and_restore(moto, tmp_path, bucket, run_id)
+    # the same commands a user runs: rerun the apply, then rotscan restore RUN_ID
+    _check_resumed(moto, bucket, run_id, _cli(moto, tmp_path, "apply", str(moto.plans / bucket / "plan.json"),
+                                               "--execute"))
+    _check_restored(moto, bucket, run_id, _cli(moto, tmp_path, "restore", run_id, "--root", f"s3a://{bucket}/{PREFIX}"))
