@@ -14,6 +14,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rotscan.cleanup.apply import apply_plan
 from rotscan.cleanup.audit import read_audit, summarize_audit
@@ -559,3 +561,37 @@ def test_catalog_registered_delta_tables_allowed_hive_tables_refused() -> None:
     with pytest.raises(Refused, match="the catalog cannot be read"):  # an unreadable catalog refuses Delta too
         check_catalog(TableGuard(None, refuse_all="the catalog cannot be read"), delta,  # type: ignore[arg-type]
                       parse("file:/lake/warehouse/events"))
+
+
+@given(st.dates(min_value=date(1000, 1, 1), max_value=date(9998, 12, 31)))
+def test_period_round_trips_every_format(d: date) -> None:
+    nxt = d + timedelta(days=1)
+    for fmt, text in (("YYYY-MM-DD", d.isoformat()), ("YYYYMMDD", d.strftime("%Y%m%d")),
+                      ("YYYY/MM/DD", d.strftime("%Y/%m/%d"))):
+        assert period([text], fmt) == (d, nxt)
+    assert period([str(d.year), str(d.month), str(d.day)], "YYYY-MM-DD") == (d, nxt)
+    month = date(d.year, d.month, 1)
+    after = date(d.year + 1, 1, 1) if d.month == 12 else date(d.year, d.month + 1, 1)
+    for fmt, text in (("YYYY-MM", d.strftime("%Y-%m")), ("YYYYMM", d.strftime("%Y%m"))):
+        assert period([text], fmt) == (month, after)
+    assert period([f"{d.year:04d}", f"{d.month:02d}"], "YYYY-MM-DD") == (month, after)
+
+
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=5))
+def test_predicate_single_column_lists_each_value_once(values: list[str]) -> None:
+    pred = predicate(["dt"], [{"dt": v} for v in values])
+    assert pred.startswith("`dt` IN (") and pred.endswith(")")
+    # every literal is closed: an odd value never opens the predicate to more SQL
+    body = pred[len("`dt` IN ("):-1]
+    i, n = 0, 0
+    while i < len(body):
+        assert body[i] == "'"
+        i += 1
+        while body[i] != "'":
+            i += 2 if body[i] == "\\" else 1
+        i += 1
+        n += 1
+        if i < len(body):
+            assert body[i:i + 2] == ", "
+            i += 2
+    assert n == len(set(values))
