@@ -22,12 +22,82 @@ class ProfileSettings:
     max_bytes: int  # datasets larger than this are not profiled; 0: no limit
     signature_bins: int
     sample_target: int
+    # projection candidates from the schemas, hashed in the profile pass (at most this many column
+    # sets per dataset; 0: off, every projection check re-reads the wider table afterwards)
+    projections_in_pass: int = 8
+    projection_min_columns: int = 2
+    projection_min_row_ratio: float = 0.5
 
     @classmethod
     def from_config(cls, config: Config) -> ProfileSettings:
         return cls(max_bytes=int(config.get("scan", "profile_max_bytes")),
                    signature_bins=int(config.get("redundancy", "signature_bins")),
-                   sample_target=int(config.get("redundancy", "sample_target")))
+                   sample_target=int(config.get("redundancy", "sample_target")),
+                   projections_in_pass=int(config.get("redundancy", "projections_in_pass")),
+                   projection_min_columns=int(config.get("redundancy", "projection_min_columns")),
+                   projection_min_row_ratio=float(config.get("redundancy", "projection_min_row_ratio")))
+
+
+def known_columns(e: InventoryEntry) -> frozenset[str] | None:
+    """A dataset's canonical column names as known before any read (CSV header, Parquet/ORC footer,
+    Delta log schema); None when only a read would tell (JSON, text)."""
+    from rotscan.spark.canonical import canonical_name
+
+    if e.read_format == "csv" and e.csv_header:
+        names = list(e.csv_header)
+    elif e.read_format in ("parquet", "orc", "delta") and e.dataset.schema:
+        names = [c.name for c in e.dataset.schema]
+    else:
+        return None
+    return frozenset(canonical_name(n) for n in names)
+
+
+def schema_projections(entries: list[InventoryEntry], settings: ProfileSettings) -> dict[int, tuple[tuple[str, ...], ...]]:
+    """For each dataset (by ``id`` of its entry), the column sets of the datasets whose columns are a
+    strict subset of its own — every projection candidate :func:`rotscan.detect.redundant.
+    projection_candidates` can later name it the wider table of, and some it will not (the row-count
+    rules need exact counts, known here only from metadata). Datasets with more such sets than
+    ``projections_in_pass`` get none: their checks re-read them afterwards, as before."""
+    if settings.projections_in_pass <= 0:
+        return {}
+    cols = [(e, known_columns(e)) for e in entries]
+    known = [(e, c) for e, c in cols if c is not None and len(c) >= settings.projection_min_columns]
+    out: dict[int, tuple[tuple[str, ...], ...]] = {}
+    for whole, wc in known:
+        if len(wc) <= settings.projection_min_columns:
+            continue
+        sets: set[tuple[str, ...]] = set()
+        for part, pc in known:
+            if part is whole or not pc < wc:
+                continue
+            pr, wr = part.dataset.rows, whole.dataset.rows
+            if pr is not None and wr is not None and (pr > wr or pr < settings.projection_min_row_ratio * wr):
+                continue  # both counts exact from metadata: the rule can never pick this pair
+            sets.add(tuple(sorted(pc)))
+        if sets and len(sets) <= settings.projections_in_pass:
+            out[id(whole)] = tuple(sorted(sets))
+    return _one_per_likely_copy(out, known)
+
+
+def _one_per_likely_copy(out: dict[int, tuple[tuple[str, ...], ...]],
+                         known: list[tuple[InventoryEntry, frozenset[str]]]) -> dict[int, tuple[tuple[str, ...], ...]]:
+    """Wider tables with the same columns and the same exact row count (from metadata) are likely
+    copies of one another, and projection candidates re-hash only the copy to keep: hash only the
+    one :func:`choose_keeper` picks from what is known now (a guess that turns out wrong costs the
+    re-read it would have cost anyway, never a different finding)."""
+    from rotscan.detect.redundant import choose_keeper
+
+    groups: dict[tuple[frozenset[str], int], list[InventoryEntry]] = {}
+    for e, cols in known:
+        if id(e) in out and e.dataset.rows is not None:
+            groups.setdefault((cols, e.dataset.rows), []).append(e)
+    for members in groups.values():
+        if len(members) > 1:
+            keeper = choose_keeper([m.dataset for m in members])
+            for m in members:
+                if m.dataset.uri != keeper.uri:
+                    del out[id(m)]
+    return out
 
 
 def rows_estimate(e: InventoryEntry) -> int | None:
@@ -74,13 +144,14 @@ def profile_datasets(entries: list[InventoryEntry], rt: Runtime, settings: Profi
         rt.progress(f"{len(outcomes):,} reused from state, {len(todo) - len(outcomes):,} profiled")
     ordered, todo = todo, [e for e in todo if id(e) not in outcomes]
     if todo:
-        _profile_spark(todo, rt, settings, outcomes, state)
+        _profile_spark(todo, rt, settings, outcomes, state, entries)
     for e in ordered:
         apply_profile(e, outcomes[id(e)], warnings)
 
 
 def _profile_spark(todo: list[InventoryEntry], rt: Runtime, settings: ProfileSettings,
-                   outcomes: dict[int, ProfileOutcome], state: StateTracker | None) -> None:
+                   outcomes: dict[int, ProfileOutcome], state: StateTracker | None,
+                   all_entries: list[InventoryEntry]) -> None:
     rt.progress(f"profiling {len(todo)} dataset(s) with Spark (row counts, constant columns, content signatures)")
     spark = rt.spark(need_s3a=any(e.dataset.uri.startswith("s3a:") for e in todo))
     from rotscan.spark.profile import ProfileJob, profile_many
@@ -97,13 +168,17 @@ def _profile_spark(todo: list[InventoryEntry], rt: Runtime, settings: ProfileSet
             rt.progress(f"  profiled {done}/{len(todo)} ({now - started:.0f}s): {todo[i].dataset.uri}")
             last_note = now
 
+    wanted = schema_projections(all_entries, settings)
     jobs = [ProfileJob(e.read_format or e.dataset.format, e.read_paths, e.base_path, rows_estimate(e), e.csv_header,
-                       _batch_key(e), files=e.dataset.files, bytes=e.dataset.bytes) for e in todo]
+                       _batch_key(e), files=e.dataset.files, bytes=e.dataset.bytes, projections=wanted.get(id(e), ()))
+            for e in todo]
     results = profile_many(spark, jobs, k=settings.signature_bins, sample_target=settings.sample_target,
                            on_done=on_done)
     for e, p in zip(todo, results, strict=True):
         o = ProfileOutcome.from_error(str(p)) if isinstance(p, ReadError) else ProfileOutcome.from_profile(p)
         outcomes[id(e)] = o
+        if not isinstance(p, ReadError):
+            e.projected = dict(p.projected)
         if state is not None:
             state.record_profile(e.dataset.uri, e.fingerprint, o)
 

@@ -55,6 +55,9 @@ class InventoryEntry:
     # Partitioned datasets: one entry per leaf partition (values, files, bytes), for partition-level
     # retention (:mod:`rotscan.detect.partition_retention`); None when not partitioned
     partition_stats: list[PartitionStat] | None = None
+    # Signatures over some of its columns computed in the profile pass (projection candidates known
+    # from the schemas before any read; rotscan.profiling), keyed by the sorted canonical column names
+    projected: dict[tuple[str, ...], Signature] = field(default_factory=dict)
 
 
 def csv_header(head: bytes, name: str) -> list[str] | None:

@@ -46,8 +46,8 @@ def projections(entries: list[InventoryEntry], signatures: dict[str, Signature],
     candidates = projection_candidates([e.dataset for e in entries], signatures, rules, set(exclude))
     if not candidates:
         return {}
-    progress(f"verifying {len(candidates)} projection candidate(s)")
     out: dict[tuple[str, str], Signature] = {}
+    reused = 0
     # narrower tables with the same columns (monthly extracts of one mart, say) share one re-hash
     # of the wider table: a projected signature depends on the wider table and the columns only
     done: dict[tuple[str, tuple[str, ...], int], Signature] = {}
@@ -63,6 +63,13 @@ def projections(entries: list[InventoryEntry], signatures: dict[str, Signature],
         if cached is not None:
             out[(c.part, c.whole)] = done[memo] = cached
             continue
+        in_pass = _from_pass(whole, tuple(c.columns), k, sample_target)
+        if in_pass is not None:
+            out[(c.part, c.whole)] = done[memo] = in_pass
+            reused += 1
+            if state is not None and whole.fingerprint:
+                state.record_projection(key, in_pass)
+            continue
         try:
             out[(c.part, c.whole)] = verifier.projected_signature(whole, tuple(c.columns), k=k,
                                                                   sample_target=sample_target)
@@ -72,7 +79,27 @@ def projections(entries: list[InventoryEntry], signatures: dict[str, Signature],
         done[memo] = out[(c.part, c.whole)]
         if state is not None and whole.fingerprint:
             state.record_projection(key, out[(c.part, c.whole)])
+    progress(f"verified {len(candidates)} projection candidate(s), {reused} from the profile pass")
     return out
+
+
+def _from_pass(whole: InventoryEntry, columns: tuple[str, ...], k: int, sample_target: int) -> Signature | None:
+    """The wider table's signature over ``columns`` if its profile pass computed it on the scale a
+    re-read would use (the sample scale follows the exact row count, which the pass computed from an
+    estimate): then it is the very signature :meth:`Verifier.projected_signature` would return."""
+    from rotscan.redundancy.signature import sample_bits_for
+
+    sig = whole.projected.get(columns)
+    if sig is None or sig.k != k:
+        return None
+    bits = sample_bits_for(whole.dataset.rows, sample_target)
+    if sig.sample_bits == bits:
+        return sig
+    if sig.sample_bits > bits:  # sampled more coarsely than a re-read would: rows it needs are missing
+        return None
+    # a finer sample holds every row hash of the coarser one: keep those in its scale (the bin minima
+    # and the checksum are over all rows whatever the scale)
+    return replace(sig, sample_bits=bits, sample=tuple(h for h in sig.sample if bits == 0 or h >> (64 - bits) == 0))
 
 
 def verify_sampled(findings: list[Finding], entries: list[InventoryEntry], rules: RedundancyRules,

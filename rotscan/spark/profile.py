@@ -39,6 +39,9 @@ class Profile:
     schema: tuple[tuple[str, str], ...] = ()
     signature: Signature | None = None
     constant_values: dict[str, str] = field(default_factory=dict)
+    # signatures of the dataset restricted to some of its columns (canonical names, sorted), computed
+    # in the same pass for projection candidates known from the schemas (ProfileJob.projections)
+    projected: dict[tuple[str, ...], Signature] = field(default_factory=dict)
 
 
 def _reader(spark: SparkSession, fmt: str, base_path: str | None) -> Any:
@@ -210,6 +213,9 @@ class ProfileJob:
     # how many files ``paths`` stand for (a path may be a directory of part-files); 0: len(paths)
     files: int = 0
     bytes: int | None = None  # the dataset's size on storage, when known (bulk batching)
+    # column sets (canonical names, sorted) to hash the dataset over as well, in the same pass: the
+    # projection candidates its schema makes it the wider table of (only for a dataset read alone)
+    projections: tuple[tuple[str, ...], ...] = ()
 
     @property
     def file_count(self) -> int:
@@ -301,21 +307,64 @@ def _what(job: ProfileJob) -> str:
     return f"reading {job.paths[0] if len(job.paths) == 1 else f'{len(job.paths)} files'}"
 
 
+def _with_projections(df: DataFrame, names: list[str], wanted: list[tuple[str, ...]], *, text_source: bool,
+                      sample_bits: int, k: int) -> DataFrame:
+    """:func:`_hashed` for the dataset and, in the same pass over its rows, for each column set of
+    ``wanted``: every row becomes ``1 + len(wanted)`` rows tagged ``__t`` (0: all columns, i: the
+    i-th set), hashed as a dataset of only those columns would be — the XOR of the same salted
+    column hashes (:func:`xor_all`), so one decode gives every signature."""
+    from pyspark.sql import functions as F
+
+    from rotscan.spark.canonical import canonical_name
+
+    h, values = _row_hash(df, names, text_source)
+    at = {canonical_name(n): i for i, n in enumerate(names)}
+    hashes = [h, *[xor_all([values[at[c]] for c in cols]) for cols in wanted]]
+    tagged = F.explode(F.array(*[F.struct(F.lit(t).alias("t"), e.alias("h")) for t, e in enumerate(hashes)]))
+    hh = F.col("__h")
+    if sample_bits == 0:
+        key = hh
+    else:
+        key = F.when(F.shiftrightunsigned(hh, 64 - sample_bits) == 0, hh).otherwise(F.pmod(hh, F.lit(k)) - F.lit(k))
+    return (df.select(tagged.alias("__e")).select(F.col("__e.t").alias("__t"), F.col("__e.h").alias("__h"))
+            .select("__t", hh, key.alias("__key")))
+
+
 def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None = None, *,
             k: int = 256, sample_target: int = 4096, rows_estimate: int | None = None,
-            columns: list[str] | None = None) -> Profile:
-    """Read a dataset once: exact row count, constant/null columns and its content signature.
-    Raises :class:`ReadError` when Spark cannot read it."""
+            columns: list[str] | None = None, projections: tuple[tuple[str, ...], ...] = ()) -> Profile:
+    """Read a dataset once: exact row count, constant/null columns and its content signature, and
+    its signatures over each column set of ``projections`` (canonical names; sets it does not
+    strictly contain are skipped). Raises :class:`ReadError` when Spark cannot read it."""
+    from dataclasses import replace
+
+    from rotscan.spark.canonical import canonical_name
     from rotscan.spark.errors import java_errors
 
     job = ProfileJob(fmt, paths, base_path, rows_estimate, columns)
     with java_errors(_what(job)):
         p = _prepare(spark, job, sample_target)
         assert p.df is not None  # a single job is always loaded
+        have = {canonical_name(c) for c in p.data_cols}
+        wanted = sorted({tuple(sorted(cols)) for cols in projections if set(cols) < have and cols})
+        text_source = fmt in TEXT_SOURCES
         with wide_plan(spark, len(p.data_cols)):
-            rows_out = _aggregate(_hashed(p.df, p.data_cols, text_source=fmt in TEXT_SOURCES, sample_bits=p.bits,
-                                          k=k)).collect()
-        return _finish(p, rows_out, k)
+            if not wanted:
+                rows_out = _aggregate(_hashed(p.df, p.data_cols, text_source=text_source, sample_bits=p.bits,
+                                              k=k)).collect()
+            else:
+                tagged = _aggregate(_with_projections(p.df, p.data_cols, wanted, text_source=text_source,
+                                                      sample_bits=p.bits, k=k), "__t").collect()
+                rows_out = [r for r in tagged if r["__t"] == 0]
+        profiled = _finish(p, rows_out, k)
+        if not wanted:
+            return profiled
+        by_tag: dict[int, list[Any]] = {t: [] for t in range(1, len(wanted) + 1)}
+        for r in tagged:
+            if r["__t"]:
+                by_tag[r["__t"]].append(r)
+        return replace(profiled, projected={cols: _signature(by_tag[t], cols, k, p.bits)
+                                            for t, cols in enumerate(wanted, start=1)})
 
 
 BATCHABLE = frozenset({"csv", "parquet", "orc"})
@@ -349,7 +398,7 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
         job = jobs[i]
         try:
             return profile(spark, job.fmt, job.paths, job.base_path, k=k, sample_target=sample_target,
-                           rows_estimate=job.rows_estimate, columns=job.columns)
+                           rows_estimate=job.rows_estimate, columns=job.columns, projections=job.projections)
         except ReadError as exc:
             return exc
 
