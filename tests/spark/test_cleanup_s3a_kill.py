@@ -347,21 +347,26 @@ def test_kill_9_on_s3a_then_resume_and_restore(moto: Moto, tmp_path: Path, bucke
 
 
 def test_apply_killed_from_outside_on_s3a_then_rerun_and_restore(moto: Moto, tmp_path: Path) -> None:
-    """``kill -9`` of ``rotscan apply --execute`` (driver and JVM) from another process once the
-    journal holds 40 records — at whatever instruction it is then — then rerun and restore."""
+    """``kill -9`` of ``rotscan apply --execute`` (driver and JVM) from another process as soon as
+    the journal holds the intent of the second multi-MB object — its multipart copy is then most
+    likely in flight, at whatever instruction — then rerun the apply and ``rotscan restore``."""
     bucket = "kill-outside"
-    journal = f"{PREFIX}/_rotscan/runs/"
     with (tmp_path / "apply.out").open("w") as out_fh:  # files, not pipes nobody reads while it runs
         proc = subprocess.Popen([sys.executable, "-m", "rotscan", "apply", str(moto.plans / bucket / "plan.json"),
                                  "--execute", "--json", "--config", str(moto.config)], cwd=REPO,
                                 env=moto.env(tmp_path), stdout=out_fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     deadline = time.monotonic() + 600
-    records = 0
-    while records < 40 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        found = moto.s3.list_objects_v2(Bucket=bucket, Prefix=journal)
-        records = sum(1 for o in found.get("Contents", []) if "/journal/" in o["Key"])
+    seen: set[str] = set()
+    big_intents = 0
+    while big_intents < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        for page in moto.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}/_rotscan/runs/"):
+            for o in page.get("Contents", []):
+                if "/journal/" in o["Key"] and o["Key"].endswith(".json") and o["Key"] not in seen:
+                    seen.add(o["Key"])
+                    rec = json.loads(moto.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
+                    big_intents += rec["op"] == "intent" and rec["size"] > 5 << 20
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     _wait_group_gone(proc.pid)
