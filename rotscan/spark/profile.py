@@ -129,13 +129,27 @@ def wide_plan(spark: SparkSession, width: int) -> Iterator[None]:
             spark.conf.set(key, before)
 
 
+def _column_hash(name: str, dtype: Any, text_source: bool) -> Any:
+    """The salted canonical hash of one column (``rotscan.spark.canonical.value_hash``). A text
+    column of a text source — the CASE over the number/timestamp/date/boolean forms — is built from
+    Spark SQL text (``rotscan.spark.bulk.text_hash_sql``, tested equal): one call to the JVM instead
+    of about thirty, which for a 1,000-column CSV cuts building the row hash from ~15 s to ~1 s."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from rotscan.spark.bulk import text_hash_sql
+    from rotscan.spark.canonical import salt, value_hash
+
+    if text_source and isinstance(dtype, T.StringType):
+        return F.expr(text_hash_sql("`" + name.replace("`", "``") + "`", f"CAST({salt(name)} AS BIGINT)"))
+    return value_hash(column(name), name, dtype, text_source)
+
+
 def _row_hash(df: DataFrame, names: list[str], text_source: bool) -> tuple[Any, list[Any]]:
     """The row hash (XOR of the salted canonical column hashes, :func:`xor_all`) and the per-column
     hashes. With more than :data:`WIDE_COLUMNS` names, run the action under :func:`wide_plan`."""
-    from rotscan.spark.canonical import value_hash
-
     types = {f.name: f.dataType for f in df.schema.fields}
-    values = [value_hash(column(n), n, types[n], text_source) for n in names]
+    values = [_column_hash(n, types[n], text_source) for n in names]
     return xor_all(values), values
 
 
