@@ -52,3 +52,12 @@ def test_old_log_files_are_pruned_to_the_newest(tmp_path: Path) -> None:
     kept = sorted(p.name for p in logs.glob("spark-*.log"))
     assert len(kept) == logfile.KEEP_FILES and new.name in kept
     assert "spark-20260101T000000Z-1.log" not in kept and (logs / "other.txt").exists()
+
+
+def test_an_unwritable_cache_puts_the_log_in_the_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("a file where the logs directory would go", encoding="utf-8")
+    monkeypatch.setattr(logfile.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    path = logfile.new_log_file(blocked / "logs")
+    assert path.parent == tmp_path / "tmp" / "rotscan-logs" and path.parent.is_dir()
+    assert logfile.current() == path

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +37,17 @@ _current: Path | None = None
 
 def new_log_file(directory: Path) -> Path:
     """The log file of a JVM about to be started (this process's), in ``directory``, which is
-    created; older files beyond the newest :data:`KEEP_FILES` are removed. Remembered as
-    :func:`current`."""
+    created — or, when it cannot be (a read-only jar cache), in ``rotscan-logs`` under the system's
+    temporary directory; older files beyond the newest :data:`KEEP_FILES` are removed. Remembered
+    as :func:`current`."""
     global _current
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not os.access(directory, os.W_OK):
+            raise PermissionError(directory)
+    except OSError:
+        directory = Path(tempfile.gettempdir()) / "rotscan-logs"
+        directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"spark-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.log"
     old = sorted(directory.glob("spark-*.log"))  # by name: by start time
     for stale in old[: max(0, len(old) - (KEEP_FILES - 1))]:
