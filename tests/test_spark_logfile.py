@@ -41,17 +41,53 @@ def test_only_errors_after_the_mark_become_one_warning_naming_the_file(tmp_path:
     assert len(logfile.errors_since(logfile.LogMark(None, 0))[1]) == 3  # type: ignore[index]
 
 
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 def test_old_log_files_are_pruned_to_the_newest(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
+    dead = _dead_pid()
     for i in range(logfile.KEEP_FILES + 5):
-        (logs / f"spark-20260101T0000{i:02d}Z-1.log").write_text("x", encoding="utf-8")
+        (logs / f"spark-20260101T0000{i:02d}Z-{dead}.log").write_text("x", encoding="utf-8")
     (logs / "other.txt").write_text("not ours", encoding="utf-8")
     new = logfile.new_log_file(logs)
     new.write_text("y", encoding="utf-8")
     kept = sorted(p.name for p in logs.glob("spark-*.log"))
     assert len(kept) == logfile.KEEP_FILES and new.name in kept
-    assert "spark-20260101T000000Z-1.log" not in kept and (logs / "other.txt").exists()
+    assert f"spark-20260101T000000Z-{dead}.log" not in kept and (logs / "other.txt").exists()
+
+
+def test_the_file_of_a_process_still_running_is_never_pruned(tmp_path: Path) -> None:
+    """A long scan (or a notebook) keeps its file however many later processes start and prune:
+    its JVM still writes there, and the scan's warnings read it (a CI run of many processes
+    sharing one cache lost its log this way)."""
+    import subprocess
+    import sys
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        oldest = logs / f"spark-20250101T000000Z-{live.pid}.log"
+        oldest.write_text("2025-01-01 00:00:00.000 ERROR X: still being written\n", encoding="utf-8")
+        dead = _dead_pid()
+        for i in range(logfile.KEEP_FILES + 5):
+            (logs / f"spark-20260101T0000{i:02d}Z-{dead}.log").write_text("x", encoding="utf-8")
+        logfile.new_log_file(logs)
+        assert oldest.exists()
+        assert len(list(logs.glob(f"spark-*-{dead}.log"))) == logfile.KEEP_FILES - 1  # the live one is extra
+    finally:
+        live.kill()
+        live.wait()
+    logfile.new_log_file(logs)  # once it has ended, its file goes like any other
+    assert not oldest.exists()
 
 
 def test_an_unwritable_cache_puts_the_log_in_the_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

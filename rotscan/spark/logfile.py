@@ -51,10 +51,32 @@ def new_log_file(directory: Path) -> Path:
     path = directory / f"spark-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.log"
     old = sorted(directory.glob("spark-*.log"))  # by name: by start time
     for stale in old[: max(0, len(old) - (KEEP_FILES - 1))]:
+        if _writer_alive(stale):
+            continue  # a long-running process (a scheduled scan, a notebook) still logs there
         with contextlib.suppress(OSError):  # another process's, just removed or not ours to remove
             stale.unlink()
     _current = path
     return path
+
+
+def _writer_alive(path: Path) -> bool:
+    """Whether the process named in ``spark-<time>-<pid>.log`` still runs on this host (the cache
+    may be shared by many processes; pruning a live one's file would lose its errors)."""
+    m = re.match(r"spark-\d{8}T\d{6}Z-(\d+)\.log$", path.name)
+    if m is None:
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return False  # this process's old file: its JVM is gone (a new one is starting)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    except OSError:
+        return False
+    return True
 
 
 def current() -> Path | None:
