@@ -161,12 +161,17 @@ def _hashed(df: DataFrame, names: list[str], *, text_source: bool, sample_bits: 
     from pyspark.sql import functions as F
 
     h, _ = _row_hash(df, names, text_source)
+    return df.select(h.alias("__h")).select(F.col("__h"), _sample_key(sample_bits, k).alias("__key"))
+
+
+def _sample_key(sample_bits: int, k: int) -> Any:
+    """The grouping key of a row hash ``__h`` (see :func:`_hashed`)."""
+    from pyspark.sql import functions as F
+
     hh = F.col("__h")
     if sample_bits == 0:
-        key = hh
-    else:
-        key = F.when(F.shiftrightunsigned(hh, 64 - sample_bits) == 0, hh).otherwise(F.pmod(hh, F.lit(k)) - F.lit(k))
-    return df.select(h.alias("__h")).select(hh, key.alias("__key"))
+        return hh
+    return F.when(F.shiftrightunsigned(hh, 64 - sample_bits) == 0, hh).otherwise(F.pmod(hh, F.lit(k)) - F.lit(k))
 
 
 def _aggregate(hashed: DataFrame, *keys: str) -> DataFrame:
@@ -335,13 +340,8 @@ def _with_projections(df: DataFrame, names: list[str], wanted: list[tuple[str, .
     at = {canonical_name(n): i for i, n in enumerate(names)}
     hashes = [h, *[xor_all([values[at[c]] for c in cols]) for cols in wanted]]
     tagged = F.explode(F.array(*[F.struct(F.lit(t).alias("t"), e.alias("h")) for t, e in enumerate(hashes)]))
-    hh = F.col("__h")
-    if sample_bits == 0:
-        key = hh
-    else:
-        key = F.when(F.shiftrightunsigned(hh, 64 - sample_bits) == 0, hh).otherwise(F.pmod(hh, F.lit(k)) - F.lit(k))
     return (df.select(tagged.alias("__e")).select(F.col("__e.t").alias("__t"), F.col("__e.h").alias("__h"))
-            .select("__t", hh, key.alias("__key")))
+            .select("__t", "__h", _sample_key(sample_bits, k).alias("__key")))
 
 
 def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None = None, *,
