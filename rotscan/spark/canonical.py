@@ -23,10 +23,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-NUMBER_TEXT = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+# anchored with \z, not $: Java's $ also matches before a final line terminator ("12\u2028"), whose
+# CAST AS DOUBLE then fails the whole read under ANSI mode; \z means the same in Java and RE2
+NUMBER_TEXT = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?\z"
 TIMESTAMP_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
-DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-BOOL_TEXT = r"^(?i)(true|false)$"
+DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z"
+BOOL_TEXT = r"^(?i)(true|false)\z"
 
 
 def canonical_name(name: str) -> str:

@@ -386,12 +386,15 @@ BATCHABLE = frozenset({"csv", "parquet", "orc"})
 
 def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, sample_target: int = 4096,
                  batch_max_rows: int = 500_000, batch_max_files: int = 512,
-                 on_done: Any = None, bulk: BulkLimits | None = None) -> list[Profile | ReadError]:
+                 on_done: Any = None, bulk: BulkLimits | None = None, arrow_max_bytes: int = 16 << 20,
+                 note: Any = None) -> list[Profile | ReadError]:
     """Profile many datasets; small ones are read together.
 
-    CSV datasets up to ``bulk.dataset_max_bytes`` go in bulk whatever their headers
-    (``rotscan.spark.bulk``: one job over many files; ``BulkLimits(dataset_max_bytes=0)`` turns it
-    off). Other small datasets (at most ``sample_target`` rows, so kept whole in their sample) whose files can be
+    CSV datasets of plain files up to ``arrow_max_bytes`` are first profiled on the executors with
+    pyarrow (``rotscan.spark.arrow_profile``: the same profile, bit for bit; 0 turns it off); the
+    files it declines, and CSV datasets up to ``bulk.dataset_max_bytes``, go in bulk whatever their
+    headers (``rotscan.spark.bulk``: one job over many files; ``BulkLimits(dataset_max_bytes=0)``
+    turns it off). ``note(text)`` hears how many went which way. Other small datasets (at most ``sample_target`` rows, so kept whole in their sample) whose files can be
     read by one reader — CSV with the same header, Parquet/ORC with the same schema (``batch_key``) —
     are loaded as one DataFrame and aggregated by ``input_file_name()``; the driver merges each
     dataset's files. A folder of hundreds of small exports then costs a few Spark jobs instead of
@@ -458,11 +461,24 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
 
     limits = bulk or BulkLimits()
     in_bulk = [i for i, job in enumerate(jobs) if eligible(job, limits)]
+    arrowed: set[int] = set()
+    if in_bulk and arrow_max_bytes > 0:
+        from rotscan.spark.arrow_profile import describe, profile_arrow
+
+        got, declined = profile_arrow(spark, jobs, in_bulk, k=k, sample_target=sample_target,
+                                      max_bytes=arrow_max_bytes)
+        for i, fields in got.items():
+            results[i] = Profile(**fields)
+            done(i)
+        arrowed = set(got)
+        in_bulk = [i for i in in_bulk if i not in arrowed]
+        if note is not None:
+            note(describe(len(got), declined))
     if in_bulk:
         for i, r in _profile_bulk(spark, jobs, in_bulk, k=k, sample_target=sample_target, limits=limits,
                                   single=alone, on_done=on_done).items():
             results[i] = r
-    bulked = set(in_bulk)
+    bulked = set(in_bulk) | arrowed
 
     batches: dict[tuple[Any, ...], list[list[int]]] = {}
     sizes: dict[tuple[Any, ...], tuple[int, int]] = {}
