@@ -235,7 +235,7 @@ def main() -> None:
     from rotscan.spark.bulk import BulkLimits
 
     with Clock(clock.jvm_pid) as old:
-        old_results = profile_many(spark, sample, bulk=BulkLimits(dataset_max_bytes=0))
+        old_results = profile_many(spark, sample, bulk=BulkLimits(dataset_max_bytes=0), arrow_max_bytes=0)
     per = old.wall / len(sample)
     same = sum(a == b for a, b in zip(old_results, results[::step][: args.old_sample], strict=True))
     print(f"one job per dataset ({len(sample)} files):          {old}  = {1000 * per:.0f} ms a dataset; "

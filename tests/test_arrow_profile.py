@@ -85,3 +85,14 @@ def test_a_constant_table_and_duplicate_names() -> None:
     assert p.constant_values == {"k": "x", "v": "1"}
     dup = profile_files([b"a,A\n1,2\n"], ArrowTask(1, ("x",), ("a", "A"), 0, 64))
     assert dup.profile is None and dup.declined == "duplicate column names"
+
+
+def test_shares_balance_bytes_and_keep_every_task() -> None:
+    from rotscan.spark.arrow_profile import shares
+
+    tasks = [ArrowTask(i, ("x",), ("a",), 0, 64, bytes=b) for i, b in enumerate([900, 10, 10, 500, 400, 10, 0])]
+    out = shares(tasks, 3)
+    assert sorted(t.index for s in out for t in s) == list(range(7))
+    loads = sorted(sum(t.bytes for t in s) for s in out)
+    assert loads[-1] == 900 and loads[0] >= 400
+    assert len(shares(tasks[:2], 8)) == 2

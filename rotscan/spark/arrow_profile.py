@@ -75,6 +75,7 @@ class ArrowTask:
     k: int
     projections: tuple[tuple[str, ...], ...] = ()
     utc: bool = True  # the session's time zone is UTC (zone-less timestamp text then means UTC)
+    bytes: int = 0  # for balancing the executors' shares
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,25 @@ def run_tasks(tasks: Iterable[ArrowTask], *, spec: StorageSpec, max_bytes: int) 
             yield ArrowOutcome(task.index, None, f"{type(exc).__name__}: {str(exc)[:160]}")
 
 
+def shares(tasks: list[ArrowTask], n: int) -> list[list[ArrowTask]]:
+    """``tasks`` in at most ``n`` shares of about equal bytes (largest first, each to the lightest
+    share), so one executor does not get all the big files of a folder."""
+    import heapq
+
+    n = max(1, min(n, len(tasks)))
+    heap = [(0, j) for j in range(n)]
+    out: list[list[ArrowTask]] = [[] for _ in range(n)]
+    for t in sorted(tasks, key=lambda t: -t.bytes):
+        load, j = heapq.heappop(heap)
+        out[j].append(t)
+        heapq.heappush(heap, (load + max(t.bytes, 1), j))
+    return [share for share in out if share]
+
+
+def _run_share(share: list[ArrowTask], *, spec: StorageSpec, max_bytes: int) -> list[ArrowOutcome]:
+    return list(run_tasks(share, spec=spec, max_bytes=max_bytes))
+
+
 def _scheme_key(path: str) -> tuple[str, str]:
     from rotscan.uri import parse as parse_uri
 
@@ -355,7 +375,7 @@ def profile_arrow(spark: SparkSession, jobs: Sequence[ArrowJob], members: list[i
             declined[i] = "files on more than one storage"
             continue
         groups.setdefault(keys.pop(), []).append(ArrowTask(
-            i, tuple(job.paths), tuple(job.columns), bits, k, tuple(job.projections), utc))
+            i, tuple(job.paths), tuple(job.columns), bits, k, tuple(job.projections), utc, job.bytes))
     profiles: dict[int, dict[str, Any]] = {}
     sc = spark.sparkContext
     for (scheme, _authority), tasks in groups.items():
@@ -364,11 +384,11 @@ def profile_arrow(spark: SparkSession, jobs: Sequence[ArrowJob], members: list[i
         if spec is None:
             declined.update((t.index, f"executors cannot read {scheme}: storage with pyarrow") for t in tasks)
             continue
-        slices = min(len(tasks), max(1, sc.defaultParallelism) * 4)
-        job_fn = partial(run_tasks, spec=spec, max_bytes=max_bytes)
+        chunks = shares(tasks, max(1, sc.defaultParallelism) * 2)
+        job_fn = partial(_run_share, spec=spec, max_bytes=max_bytes)
         sc.setJobDescription(f"rotscan: profiling {len(tasks)} small CSV dataset(s) with pyarrow")
         try:
-            outcomes = sc.parallelize(tasks, slices).mapPartitions(job_fn).collect()
+            outcomes = sc.parallelize(chunks, len(chunks)).flatMap(job_fn).collect()
         except Exception as exc:  # py4j/Spark errors: the whole group goes to the JVM path
             first_line = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
             declined.update((t.index, f"the pyarrow job failed: {first_line[:200]}") for t in tasks)

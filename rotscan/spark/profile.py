@@ -460,20 +460,22 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
     from rotscan.spark.bulk import BulkLimits, eligible
 
     limits = bulk or BulkLimits()
-    in_bulk = [i for i, job in enumerate(jobs) if eligible(job, limits)]
     arrowed: set[int] = set()
-    if in_bulk and arrow_max_bytes > 0:
+    # plain CSV files with a known header, of any width (the pyarrow path has no codegen limit)
+    small_csv = [i for i, job in enumerate(jobs) if job.fmt == "csv" and job.base_path is None and job.columns
+                 and job.bytes is not None and job.bytes <= arrow_max_bytes]
+    if small_csv and arrow_max_bytes > 0:
         from rotscan.spark.arrow_profile import describe, profile_arrow
 
-        got, declined = profile_arrow(spark, jobs, in_bulk, k=k, sample_target=sample_target,
+        got, declined = profile_arrow(spark, jobs, small_csv, k=k, sample_target=sample_target,
                                       max_bytes=arrow_max_bytes)
         for i, fields in got.items():
             results[i] = Profile(**fields)
             done(i)
         arrowed = set(got)
-        in_bulk = [i for i in in_bulk if i not in arrowed]
         if note is not None:
             note(describe(len(got), declined))
+    in_bulk = [i for i, job in enumerate(jobs) if i not in arrowed and eligible(job, limits)]
     if in_bulk:
         for i, r in _profile_bulk(spark, jobs, in_bulk, k=k, sample_target=sample_target, limits=limits,
                                   single=alone, on_done=on_done).items():

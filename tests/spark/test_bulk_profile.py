@@ -31,7 +31,7 @@ def job_for(path: Path, *, rows_estimate: int | None = None) -> ProfileJob:
 def assert_bulk_equals_single(spark, jobs: list[ProfileJob], **kw) -> list[Profile | ReadError]:  # type: ignore[no-untyped-def]
     """The JVM bulk path, and the default (the pyarrow path first, rotscan.spark.arrow_profile,
     then JVM bulk for what it declines), both give the single path's profiles."""
-    alone = profile_many(spark, jobs, bulk=NO_BULK, **kw)
+    alone = profile_many(spark, jobs, bulk=NO_BULK, arrow_max_bytes=0, **kw)
     for arrow in (0, 16 << 20):
         bulk = profile_many(spark, jobs, arrow_max_bytes=arrow, **kw)
         for job, a, b in zip(jobs, alone, bulk, strict=True):
