@@ -184,6 +184,8 @@ def apply_cmd(plan_path: Path | None, execute: bool, as_json: bool, config_path:
         if report.resumed:
             mode += f", resumed run {report.run_id}"
         _print_actions(report.actions, f"run {report.run_id}: {mode}")
+        for note in report.recovered:
+            click.echo(f"  recovered: {note}")
         done = [a for a in report.actions if a.status == "done"]
         click.echo(f"{len(done)} of {len(report.actions)} action(s) {'would be ' if report.dry_run else ''}done, "
                    f"{_fmt(sum(a.bytes for a in done))}" + ("" if report.dry_run else

@@ -80,7 +80,7 @@ class ApplyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "dry_run": self.dry_run, "actions": [a.to_dict() for a in self.actions],
-                "resumed": self.resumed}
+                "resumed": self.resumed, "recovered": list(self.recovered)}
 
 
 class _Run:

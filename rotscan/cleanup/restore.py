@@ -85,7 +85,9 @@ def _restore_root(ctx: CleanupContext, root: Uri, run_id: str) -> list[ActionRes
     if records and not any(r["op"] == "end" for r in records):
         from rotscan.cleanup.recovery import load_run_plan, recover_run
 
-        recover_run(load_run_plan(ctx, [root], run_id), ctx, run_id)  # finish or undo half-done moves first
+        _, notes = recover_run(load_run_plan(ctx, [root], run_id), ctx, run_id)  # finish or undo half-done moves first
+        for note in notes:
+            ctx.progress(f"recovered: {note}")
         records = read_journal(storage, layout)
     journal = Journal(storage, layout)
     audit = AuditLog(storage, root, ctx.user, ctx.host)

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rotscan.errors import AccessDeniedError, StorageError, VanishedError
-from rotscan.storage.base import Entry
+from rotscan.storage.base import Entry, PendingUpload
 from rotscan.uri import Uri, parse
 
 if TYPE_CHECKING:
@@ -242,3 +242,30 @@ class HadoopStorage:
 
     def append_bytes(self, uri: Uri, data: bytes) -> None:
         raise StorageError(f"{uri}: append is not supported on {self.scheme}")
+
+    # -- incomplete multipart uploads (s3a) ------------------------------------------------------
+    def incomplete_uploads(self, prefix: Uri) -> list[PendingUpload]:
+        """S3AFileSystem's ``listUploads`` (every page of ListMultipartUploads) for the keys under
+        the directory ``prefix`` — S3A adds the trailing ``/``. Other filesystems have none."""
+        if self.scheme != "s3a":
+            return []
+        try:
+            fs = self._fs(prefix)
+            uploads = fs.listUploads(str(fs.pathToKey(self._path(prefix))))
+            out = []
+            while uploads.hasNext():
+                u = uploads.next()
+                out.append(PendingUpload(parse(f"s3a://{prefix.authority}/{u.key()}"), str(u.uploadId()),
+                                         str(u.initiated())))
+        except Exception as exc:
+            raise _translate(exc, str(prefix)) from exc
+        return sorted(out, key=lambda u: (str(u.uri), u.upload_id))
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        if self.scheme != "s3a":
+            raise StorageError(f"{upload.uri}: {self.scheme} has no multipart uploads")
+        try:
+            fs = self._fs(upload.uri)
+            fs.abortMultipartUpload(str(fs.pathToKey(self._path(upload.uri))), upload.upload_id)
+        except Exception as exc:
+            raise _translate(exc, str(upload.uri)) from exc

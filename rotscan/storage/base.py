@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from rotscan.uri import Uri
 
@@ -95,4 +95,28 @@ class WritableStorage(Storage, Protocol):
 
     def append_bytes(self, uri: Uri, data: bytes) -> None:
         """Append to a file and fsync it (only where ``supports_append``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """A multipart upload begun and neither completed nor aborted (object stores): no object is
+    visible at ``uri``, yet the parts already uploaded are stored, and billed, until it is aborted."""
+
+    uri: Uri
+    upload_id: str
+    initiated: str  # as the store reports it (ISO 8601)
+
+
+@runtime_checkable
+class MultipartStorage(Protocol):
+    """Storages that can list and abort incomplete multipart uploads (``s3a``): what a process
+    killed in the middle of a multi-part copy leaves behind."""
+
+    def incomplete_uploads(self, prefix: Uri) -> list[PendingUpload]:
+        """The incomplete uploads to keys under the directory ``prefix`` (empty where the store has none)."""
+        ...
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        """Abort the upload: its parts are deleted; no object appears."""
         ...

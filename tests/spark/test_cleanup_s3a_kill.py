@@ -238,6 +238,19 @@ def _assert_nothing_lost(m: Moto, bucket: str, run_id: str) -> dict[str, bytes]:
     return objects
 
 
+def _uploads(m: Moto, bucket: str) -> list[tuple[str, str]]:
+    """The bucket's incomplete multipart uploads (key, upload id), as the server lists them."""
+    found = m.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    return sorted((u["Key"], u["UploadId"]) for u in found)
+
+
+def _begin_upload(m: Moto, bucket: str, key: str) -> tuple[str, str]:
+    """An upload somebody else began and has not completed: one part uploaded."""
+    upload_id = m.s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    m.s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"x" * 1024)
+    return key, str(upload_id)
+
+
 def _wait_group_gone(pgid: int, timeout: float = 30.0) -> None:
     """Wait until no process of the child's group is left (its JVM included); kill what lingers."""
     deadline = time.monotonic() + timeout
@@ -349,8 +362,9 @@ def test_kill_9_on_s3a_then_resume_and_restore(moto: Moto, tmp_path: Path, bucke
 def test_apply_killed_from_outside_on_s3a_then_rerun_and_restore(moto: Moto, tmp_path: Path) -> None:
     """``kill -9`` of ``rotscan apply --execute`` (driver and JVM) from another process in the middle
     of a multi-MB object's multipart copy into quarantine (an upload begun and not completed), then
-    rerun the apply and ``rotscan restore``. (Should the upload complete between the look and the
-    kill, the object is whole: the checks below hold either way.)"""
+    rerun the apply and ``rotscan restore``. The kill leaves that upload open on the server (its
+    parts stored, no object); the rerun aborts it — the run's own only, not an upload another run or
+    writer began under the same bucket — and says so."""
     bucket = "kill-outside"
     quarantine = f"{PREFIX}/_rotscan/quarantine/"
     with (tmp_path / "apply.out").open("w") as out_fh:  # files, not pipes nobody reads while it runs
@@ -371,7 +385,20 @@ def test_apply_killed_from_outside_on_s3a_then_rerun_and_restore(moto: Moto, tmp
     assert in_flight, "no multipart copy was seen in flight before apply ended"
     (run_id,) = _run_ids(moto, bucket)
     _assert_nothing_lost(moto, bucket, run_id)
+    # the killed copy's upload is still open on the server: its parts are stored (and billed on S3)
+    left = _uploads(moto, bucket)
+    ours = sorted(k for k, _ in left if k.startswith(f"{quarantine}{run_id}/"))
+    assert ours, f"the kill left no incomplete upload of the run ({left}); seen in flight: {in_flight}"
+    # uploads of anybody else, next to the run's: under another run's quarantine, and in the lake
+    foreign = {_begin_upload(moto, bucket, f"{quarantine}20260101T000000Z-0ther000/warehouse/big.csv"),
+               _begin_upload(moto, bucket, f"{PREFIX}/warehouse/sales/part-00007.csv")}
     # the same commands a user runs: rerun the apply, then rotscan restore RUN_ID
-    _check_resumed(moto, bucket, run_id, _cli(moto, tmp_path, "apply", str(moto.plans / bucket / "plan.json"),
-                                               "--execute"))
+    resumed = _cli(moto, tmp_path, "apply", str(moto.plans / bucket / "plan.json"), "--execute")
+    _check_resumed(moto, bucket, run_id, resumed)
+    # the rerun aborted the run's own incomplete uploads, said so, and left the others alone
+    assert set(_uploads(moto, bucket)) == foreign
+    notes = [n for n in resumed["recovered"] if "aborted the incomplete multipart upload" in n]
+    assert sorted(n.split(": ", 1)[0] for n in notes) == [f"s3a://{bucket}/{k}" for k in ours], resumed["recovered"]
+    for key, upload_id in foreign:
+        moto.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
     _check_restored(moto, bucket, run_id, _cli(moto, tmp_path, "restore", run_id, "--root", f"s3a://{bucket}/{PREFIX}"))
