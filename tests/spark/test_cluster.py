@@ -294,6 +294,9 @@ def test_spark_submit_scans_s3a_on_the_cluster(cluster: Cluster, wheel: Path, s3
     job_lines = [ln for ln in done.stdout.splitlines() if ln.startswith("rotscan_job: ")]
     assert len(job_lines) == 1 and "session=provided" in job_lines[0] and "s3a=True" in job_lines[0], done.stdout
     assert s3a_lake.SECRET_KEY not in done.stdout + done.stderr
+    # the cluster's executors read the small CSV exports from the bucket with pyarrow (the wheel
+    # brings rotscan.spark.arrow_profile to them), as a local scan's do
+    assert "3 small CSV dataset(s) profiled with pyarrow on the executors" in done.stdout + done.stderr
 
     local = json.loads((local_out / "findings.json").read_text())
     remote = json.loads((out / "findings.json").read_text())
