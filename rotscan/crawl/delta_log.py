@@ -53,6 +53,9 @@ class DeltaSnapshot:
     version: int
     adds: dict[str, AddFile] = field(default_factory=dict)  # canonical path -> add
     removed: set[str] = field(default_factory=set)
+    # file URI -> when the log removed it (``remove.deletionTimestamp``, epoch seconds): VACUUM keeps a
+    # tombstoned file until that is older than the retention, whatever the file's own mtime
+    removed_at: dict[str, float] = field(default_factory=dict)
     schema: tuple[Column, ...] | None = None
     partition_columns: tuple[str, ...] = ()
     configuration: dict[str, str] = field(default_factory=dict)
@@ -163,9 +166,13 @@ class _Replayer:
             )
             snap.removed.discard(key)
         elif (rm := action.get("remove")) is not None:
-            key = _file_key(_resolve(snap.table, rm["path"]), rm)
+            uri = _resolve(snap.table, rm["path"])
+            key = _file_key(uri, rm)
             snap.adds.pop(key, None)
             snap.removed.add(key)
+            ts = rm.get("deletionTimestamp")
+            if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+                snap.removed_at[str(uri)] = max(snap.removed_at.get(str(uri), 0.0), float(ts) / 1000.0)
         elif (md := action.get("metaData")) is not None:
             try:
                 schema = json.loads(md.get("schemaString") or "{}")
@@ -261,6 +268,7 @@ def read_snapshot(storage: Storage, table: Uri, log_entries: list[Entry] | None 
         except (DeltaLogError, StorageError):
             snap.adds.clear()
             snap.removed.clear()
+            snap.removed_at.clear()
             continue
         start = cp_version + 1
         break

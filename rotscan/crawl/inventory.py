@@ -230,7 +230,9 @@ class Inventory:
             warnings.append(ScanWarning(uri, f"{len(missing)} file(s) referenced by the Delta log are missing "
                                              f"from storage (e.g. {missing[0]}); the table is damaged", "corrupt"))
         horizon = self.as_of - snap.retention_hours * 3600
-        vacuumable = [e for e in stale if e.mtime < horizon]
+        # as VACUUM decides: older than the retention by mtime, and not a tombstone the log wrote
+        # within the retention (a file an overwrite just removed stays for time travel)
+        vacuumable = [e for e in stale if e.mtime < horizon and snap.removed_at.get(str(e.uri), 0.0) < horizon]
         add_mtimes = [a.modification_time for a in snap.adds.values() if a.modification_time is not None]
         live_sizes = [a.size for a in snap.adds.values()]
         info = DeltaInfo(
