@@ -106,50 +106,91 @@ def verify_sampled(findings: list[Finding], entries: list[InventoryEntry], rules
                    verifier: Verifier, *, warnings: list[ScanWarning],
                    state: StateTracker | None = None) -> list[Finding]:
     """Replace sampled subset/projection estimates by an exact anti-join count where affordable
-    (both tables within ``verify_max_bytes``); findings that do not hold up are dropped."""
+    (both tables within ``verify_max_bytes``); findings that do not hold up are dropped.
+
+    The checks the state does not already hold are collected first and handed to the verifier
+    together (``exact_containments`` when it has it: small checks then share Spark jobs)."""
     limit = rules.verify_max_bytes
     by_uri = {e.dataset.uri: e for e in entries}
-    out: list[Finding] = []
+    plan: list[tuple[Finding, ContainmentKey | None]] = []
+    todo: dict[ContainmentKey, tuple[InventoryEntry, InventoryEntry, tuple[str, ...]]] = {}
+    known: dict[ContainmentKey, tuple[int, int] | ReadError] = {}
     for f in findings:
         ev = f.evidence
         if f.kind not in ("subset", "projection") or ev.get("exact") or ev.get("checksum_match") or not f.related:
-            out.append(f)
+            plan.append((f, None))
             continue
         part, whole = by_uri[f.uri], by_uri[f.related[0]]
         if limit <= 0 or part.dataset.bytes + whole.dataset.bytes > limit:
-            out.append(f)
+            plan.append((f, None))
             continue
         columns = tuple(ev.get("columns") or (part.signature.columns if part.signature else ()))
         key = ContainmentKey(part.dataset.uri, part.fingerprint or "", whole.dataset.uri, whole.fingerprint or "",
                              columns)
+        plan.append((f, key))
+        if key in known or key in todo:
+            continue
         cached = (state.lookup_containment(key) if state is not None and part.fingerprint and whole.fingerprint
                   else None)
         if cached is not None:
-            distinct, missing = cached
+            known[key] = cached
         else:
-            try:
-                distinct, missing = verifier.exact_containment(part, whole, columns)
-            except ReadError as exc:
-                warnings.append(ScanWarning(f.uri, f"exact containment check failed: {exc}", "unreadable"))
-                out.append(f)
-                continue
-            if state is not None and part.fingerprint and whole.fingerprint:
-                state.record_containment(key, distinct, missing)
-        cont = 1.0 - missing / distinct if distinct else 0.0
-        if cont < rules.subset_threshold:
+            todo[key] = (part, whole, columns)
+    for key, result in zip(todo, _containments(verifier, list(todo.values())), strict=True):
+        known[key] = result
+        if not isinstance(result, ReadError) and state is not None and key.part_fingerprint and key.whole_fingerprint:
+            state.record_containment(key, *result)
+    out: list[Finding] = []
+    for f, maybe_key in plan:
+        if maybe_key is None:
+            out.append(f)
             continue
-        full = missing == 0
-        small = bool(ev.get("small_subset"))
-        if small and not full:  # a small subset holds only when every row is there
+        result = known[maybe_key]
+        if isinstance(result, ReadError):
+            warnings.append(ScanWarning(f.uri, f"exact containment check failed: {result}", "unreadable"))
+            out.append(f)
             continue
-        out.append(replace(
-            f, action="review" if small or not full else "quarantine",
-            confidence=f.confidence if small else 0.95 if full else 0.85,
-            explanation=f"{cont:.0%} of its {distinct:,} distinct rows are "
-            + (f"in {whole.dataset.relative_path}" if f.kind == "subset"
-               else f"{whole.dataset.relative_path}'s rows projected on its {len(columns)} columns")
-            + f" — verified exactly by an anti-join of row hashes ({missing:,} missing)",
-            evidence={**ev, "containment": round(cont, 6), "containment_error": 0.0, "exact": True,
-                      "method": "anti-join of row hashes", "missing_rows": missing, "distinct_rows": distinct},
-        ))
+        verified = _verified(f, result, by_uri[f.related[0]], len(maybe_key.columns), rules)
+        if verified is not None:
+            out.append(verified)
     return out
+
+
+def _containments(verifier: Verifier, checks: list[tuple[InventoryEntry, InventoryEntry, tuple[str, ...]]],
+                  ) -> list[tuple[int, int] | ReadError]:
+    if not checks:
+        return []
+    many = getattr(verifier, "exact_containments", None)
+    if many is not None:
+        return list(many(checks))
+    out: list[tuple[int, int] | ReadError] = []
+    for part, whole, columns in checks:
+        try:
+            out.append(verifier.exact_containment(part, whole, columns))
+        except ReadError as exc:
+            out.append(exc)
+    return out
+
+
+def _verified(f: Finding, result: tuple[int, int], whole: InventoryEntry, width: int,
+              rules: RedundancyRules) -> Finding | None:
+    """The finding with its exact containment, or None when it does not hold up."""
+    ev = f.evidence
+    distinct, missing = result
+    cont = 1.0 - missing / distinct if distinct else 0.0
+    if cont < rules.subset_threshold:
+        return None
+    full = missing == 0
+    small = bool(ev.get("small_subset"))
+    if small and not full:  # a small subset holds only when every row is there
+        return None
+    return replace(
+        f, action="review" if small or not full else "quarantine",
+        confidence=f.confidence if small else 0.95 if full else 0.85,
+        explanation=f"{cont:.0%} of its {distinct:,} distinct rows are "
+        + (f"in {whole.dataset.relative_path}" if f.kind == "subset"
+           else f"{whole.dataset.relative_path}'s rows projected on its {width} columns")
+        + f" — verified exactly by an anti-join of row hashes ({missing:,} missing)",
+        evidence={**ev, "containment": round(cont, 6), "containment_error": 0.0, "exact": True,
+                  "method": "anti-join of row hashes", "missing_rows": missing, "distinct_rows": distinct},
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from rotscan.errors import ReadError
@@ -192,6 +192,13 @@ def signature_frame(df: DataFrame, names: list[str], *, text_source: bool, k: in
     return _aggregate(_hashed(df, names, text_source=text_source, sample_bits=sample_bits, k=k))
 
 
+def _rows(df: DataFrame) -> list[dict[str, Any]]:
+    """The rows of a signature aggregation as dicts, through Arrow: a sampled table has a row per
+    sampled hash (thousands per dataset, per column set), and Arrow brings them to the driver several
+    times faster than ``collect()``'s Row objects."""
+    return df.toArrow().to_pylist()  # type: ignore[no-any-return]
+
+
 def _signature(rows_out: list[Any], columns: tuple[str, ...], k: int, bits: int) -> Signature:
     """Merge the per-bin rows of :func:`signature_frame` into one :class:`Signature`."""
     from rotscan.redundancy.signature import Signature, merge_checksum, unsigned
@@ -327,11 +334,12 @@ def _what(job: ProfileJob) -> str:
 
 
 def _with_projections(df: DataFrame, names: list[str], wanted: list[tuple[str, ...]], *, text_source: bool,
-                      sample_bits: int, k: int) -> DataFrame:
+                      sample_bits: int, k: int, keep: tuple[Any, ...] = ()) -> DataFrame:
     """:func:`_hashed` for the dataset and, in the same pass over its rows, for each column set of
     ``wanted``: every row becomes ``1 + len(wanted)`` rows tagged ``__t`` (0: all columns, i: the
     i-th set), hashed as a dataset of only those columns would be — the XOR of the same salted
-    column hashes (:func:`xor_all`), so one decode gives every signature."""
+    column hashes (:func:`xor_all`), so one decode gives every signature. ``keep``: (name, column)
+    pairs carried along (a batch's ``input_file_name()``)."""
     from pyspark.sql import functions as F
 
     from rotscan.spark.canonical import canonical_name
@@ -340,8 +348,10 @@ def _with_projections(df: DataFrame, names: list[str], wanted: list[tuple[str, .
     at = {canonical_name(n): i for i, n in enumerate(names)}
     hashes = [h, *[xor_all([values[at[c]] for c in cols]) for cols in wanted]]
     tagged = F.explode(F.array(*[F.struct(F.lit(t).alias("t"), e.alias("h")) for t, e in enumerate(hashes)]))
-    return (df.select(tagged.alias("__e")).select(F.col("__e.t").alias("__t"), F.col("__e.h").alias("__h"))
-            .select("__t", "__h", _sample_key(sample_bits, k).alias("__key")))
+    carried = [name for name, _ in keep]
+    return (df.select(*[c.alias(name) for name, c in keep], tagged.alias("__e"))
+            .select(*carried, F.col("__e.t").alias("__t"), F.col("__e.h").alias("__h"))
+            .select(*carried, "__t", "__h", _sample_key(sample_bits, k).alias("__key")))
 
 
 def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None = None, *,
@@ -350,42 +360,52 @@ def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | No
     """Read a dataset once: exact row count, constant/null columns and its content signature, and
     its signatures over each column set of ``projections`` (canonical names; sets it does not
     strictly contain are skipped). Raises :class:`ReadError` when Spark cannot read it."""
-    from dataclasses import replace
-
-    from rotscan.spark.canonical import canonical_name
     from rotscan.spark.errors import java_errors
 
     job = ProfileJob(fmt, paths, base_path, rows_estimate, columns)
     with java_errors(_what(job)):
         p = _prepare(spark, job, sample_target)
         assert p.df is not None  # a single job is always loaded
-        have = {canonical_name(c) for c in p.data_cols}
-        wanted = sorted({tuple(sorted(cols)) for cols in projections if set(cols) < have and cols})
+        wanted = _wanted(projections, p.data_cols)
         text_source = fmt in TEXT_SOURCES
         with wide_plan(spark, len(p.data_cols)):
             if not wanted:
-                rows_out = _aggregate(_hashed(p.df, p.data_cols, text_source=text_source, sample_bits=p.bits,
-                                              k=k)).collect()
+                rows_out = _rows(_aggregate(_hashed(p.df, p.data_cols, text_source=text_source, sample_bits=p.bits,
+                                              k=k)))
             else:
-                tagged = _aggregate(_with_projections(p.df, p.data_cols, wanted, text_source=text_source,
-                                                      sample_bits=p.bits, k=k), "__t").collect()
+                tagged = _rows(_aggregate(_with_projections(p.df, p.data_cols, wanted, text_source=text_source,
+                                                            sample_bits=p.bits, k=k), "__t"))
                 rows_out = [r for r in tagged if r["__t"] == 0]
         profiled = _finish(p, rows_out, k)
         if not wanted:
             return profiled
-        by_tag: dict[int, list[Any]] = {t: [] for t in range(1, len(wanted) + 1)}
-        for r in tagged:
-            if r["__t"]:
-                by_tag[r["__t"]].append(r)
-        return replace(profiled, projected={cols: _signature(by_tag[t], cols, k, p.bits)
-                                            for t, cols in enumerate(wanted, start=1)})
+        return replace(profiled, projected=_projected(tagged, wanted, wanted, k, p.bits))
+
+
+def _wanted(projections: tuple[tuple[str, ...], ...], data_cols: list[str]) -> list[tuple[str, ...]]:
+    """The column sets of ``projections`` a table of ``data_cols`` strictly contains, sorted."""
+    from rotscan.spark.canonical import canonical_name
+
+    have = {canonical_name(c) for c in data_cols}
+    return sorted({tuple(sorted(cols)) for cols in projections if set(cols) < have and cols})
+
+
+def _projected(tagged: list[Any], tags: list[tuple[str, ...]], wanted: list[tuple[str, ...]], k: int,
+               bits: int) -> dict[tuple[str, ...], Signature]:
+    """The signatures over each column set of ``wanted`` from rows tagged ``__t`` (``i``: the i-th
+    set of ``tags``, counted from 1) by :func:`_with_projections`."""
+    by_tag: dict[int, list[Any]] = {t: [] for t in range(1, len(tags) + 1)}
+    for r in tagged:
+        if r["__t"]:
+            by_tag[r["__t"]].append(r)
+    return {cols: _signature(by_tag[tags.index(cols) + 1], cols, k, bits) for cols in wanted}
 
 
 BATCHABLE = frozenset({"csv", "parquet", "orc"})
 
 
 def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, sample_target: int = 4096,
-                 batch_max_rows: int = 500_000, batch_max_files: int = 512,
+                 batch_max_rows: int = 2_000_000, batch_max_files: int = 512, batch_dataset_max_rows: int = 250_000,
                  on_done: Any = None, bulk: BulkLimits | None = None, arrow_max_bytes: int = 16 << 20,
                  note: Any = None) -> list[Profile | ReadError]:
     """Profile many datasets; small ones are read together.
@@ -394,11 +414,13 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
     pyarrow (``rotscan.spark.arrow_profile``: the same profile, bit for bit; 0 turns it off); the
     files it declines, and CSV datasets up to ``bulk.dataset_max_bytes``, go in bulk whatever their
     headers (``rotscan.spark.bulk``: one job over many files; ``BulkLimits(dataset_max_bytes=0)``
-    turns it off). ``note(text)`` hears how many went which way. Other small datasets (at most ``sample_target`` rows, so kept whole in their sample) whose files can be
-    read by one reader — CSV with the same header, Parquet/ORC with the same schema (``batch_key``) —
-    are loaded as one DataFrame and aggregated by ``input_file_name()``; the driver merges each
-    dataset's files. A folder of hundreds of small exports then costs a few Spark jobs instead of
-    hundreds. A batch that fails is retried dataset by dataset, so one bad file never hides the
+    turns it off). ``note(text)`` hears how many went which way. Other datasets of at most
+    ``batch_dataset_max_rows`` rows whose files can be read by one reader — CSV with the same header,
+    Parquet/ORC with the same schema (``batch_key``) — and that share a sample scale (the one the
+    single path would choose from the row estimate) are loaded as one DataFrame and aggregated by
+    ``input_file_name()``; the driver merges each dataset's files. A folder of hundreds of small
+    exports, or a warehouse of same-schema Parquet tables, then costs a few Spark jobs instead of
+    hundreds; projections are hashed in the batch's pass as in a single one. A batch that fails is retried dataset by dataset, so one bad file never hides the
     others. Results are in the order of ``jobs``."""
     from pyspark.sql import functions as F
 
@@ -423,7 +445,7 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
         results[i] = alone(i)
         done(i)
 
-    def run_batch(members: list[int]) -> None:
+    def run_batch(members: list[int], bits: int) -> None:
         if len(members) == 1:
             single(members[0])
             return
@@ -434,10 +456,18 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
                 df = load(spark, first.fmt, [p for i in members for p in jobs[i].paths], None, first.columns)
                 names = [f.name for f in df.schema.fields]
                 pairs = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
-                hashed = _hashed(df, names, text_source=first.fmt in TEXT_SOURCES, sample_bits=0, k=k)
-                hashed = hashed.select(F.input_file_name().alias("__f"), "__h", "__key")
+                text_source = first.fmt in TEXT_SOURCES
+                # the batch hashes every column set one of its datasets wants (same schema: the same sets)
+                wanted = {i: _wanted(jobs[i].projections, names) for i in members}
+                tags = sorted({cols for sets in wanted.values() for cols in sets})
+                if tags:
+                    hashed = _with_projections(df, names, tags, text_source=text_source, sample_bits=bits, k=k,
+                                               keep=(("__f", F.input_file_name()),))
+                else:
+                    hashed = _hashed(df, names, text_source=text_source, sample_bits=bits, k=k)
+                    hashed = hashed.select(F.input_file_name().alias("__f"), F.lit(0).alias("__t"), "__h", "__key")
                 with wide_plan(spark, len(names)):
-                    rows_out = _aggregate(hashed, "__f").collect()
+                    rows_out = _rows(_aggregate(hashed, "__f", "__t"))
         except ReadError:
             for i in members:  # isolate the dataset that failed
                 single(i)
@@ -451,13 +481,15 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
             job = jobs[i]
             try:
                 with java_errors(_what(job)):
-                    prepared = _Prepared(job, None, names, 0, False, 0, spark, pairs)
-                    results[i] = _finish(prepared, by_ds[i], k)
+                    prepared = _Prepared(job, None, names, 0, False, bits, spark, pairs)
+                    profiled = _finish(prepared, [r for r in by_ds[i] if r["__t"] == 0], k)
+                    results[i] = (replace(profiled, projected=_projected(by_ds[i], tags, wanted[i], k, bits))
+                                  if wanted[i] else profiled)
             except ReadError as exc:
                 results[i] = exc
             done(i)
 
-    from rotscan.spark.bulk import BulkLimits, eligible
+    from rotscan.spark.bulk import BulkLimits, bits_for, eligible
 
     limits = bulk or BulkLimits()
     arrowed: set[int] = set()
@@ -489,19 +521,21 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
             continue
         est = job.rows_estimate
         if (job.fmt not in BATCHABLE or job.base_path is not None or job.batch_key is None or est is None
-                or est > sample_target):
+                or est > batch_dataset_max_rows):
             single(i)
             continue
-        key = (job.fmt, job.batch_key)
+        # the sample scale is part of the key: a batch hashes every row on one scale, the one the
+        # single path would choose for each of its datasets
+        key = (job.fmt, job.batch_key, bits_for(job, sample_target))
         rows, files = sizes.get(key, (0, 0))
         if key not in batches or rows + est > batch_max_rows or files + job.file_count > batch_max_files:
             batches.setdefault(key, []).append([])
             rows, files = 0, 0
         batches[key][-1].append(i)
         sizes[key] = (rows + est, files + job.file_count)
-    for groups in batches.values():
+    for key, groups in batches.items():
         for members in groups:
-            run_batch(members)
+            run_batch(members, key[2])
     return [r if r is not None else ReadError("not profiled") for r in results]
 
 
@@ -568,8 +602,7 @@ def projected_signature(spark: SparkSession, fmt: str, paths: list[str], base_pa
             df = df.filter(column(CORRUPT_COLUMN).isNull())
         bits = sample_bits_for(rows_estimate, sample_target)
         with wide_plan(spark, len(names)):
-            rows_out = signature_frame(df, names, text_source=fmt in TEXT_SOURCES, k=k,
-                                       sample_bits=bits).collect()
+            rows_out = _rows(signature_frame(df, names, text_source=fmt in TEXT_SOURCES, k=k, sample_bits=bits))
     return _signature(rows_out, tuple(columns), k, bits)
 
 
@@ -593,11 +626,58 @@ def exact_containment(spark: SparkSession, part: tuple[str, list[str], str | Non
     """(distinct rows of ``part``, how many of them are missing from ``whole``), by an anti-join of
     row hashes over ``columns`` — the exact check behind a sampled subset/projection estimate.
     ``part``/``whole`` are (format, paths, base path)."""
+    [got] = exact_containments(spark, [(part, whole, columns)])
+    return got
+
+
+Source = tuple[str, list[str], str | None]
+
+
+def exact_containments(spark: SparkSession, checks: list[tuple[Source, Source, tuple[str, ...]]],
+                       ) -> list[tuple[int, int]]:
+    """:func:`exact_containment` of several (part, whole, columns) checks in ONE Spark job.
+
+    A check of two small tables is dominated by the fixed cost of its jobs, so the checks of a batch
+    share one: the distinct row hashes of every part, tagged with its check, are left-joined to the
+    distinct row hashes of every whole, tagged with the whole's id, and one aggregation counts per
+    check its distinct rows and those without a match. A table that is the part (or the whole) of
+    several checks over the same columns is read once. Raises ReadError if any table cannot be read —
+    the caller repeats the checks one by one to name it."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
     from rotscan.spark.errors import java_errors
 
-    with java_errors("verifying containment"), wide_plan(spark, len(columns)):
-        a = row_hashes(spark, *part, columns).distinct()
-        b = row_hashes(spark, *whole, columns).distinct()
-        counts = a.join(b, "h", "left_anti").agg({"h": "count"}).collect()[0][0], a.count()
-    missing, distinct = counts
-    return int(distinct), int(missing)
+    def source_key(src: Source, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
+        return (src[0], tuple(src[1]), src[2] or "", columns)
+
+    parts: dict[Any, int] = {}
+    wholes: dict[Any, int] = {}
+    pairs: list[tuple[int, int, int]] = []  # (check, part id, whole id)
+    sources: dict[Any, Source] = {}
+    for i, (part, whole, columns) in enumerate(checks):
+        pk, wk = source_key(part, columns), source_key(whole, columns)
+        sources[pk], sources[wk] = part, whole
+        pairs.append((i, parts.setdefault(pk, len(parts)), wholes.setdefault(wk, len(wholes))))
+    width = max(len(c) for _, _, c in checks)
+
+    def name(src: Source) -> str:
+        return src[1][0] if len(src[1]) == 1 else f"{len(src[1])} files"
+
+    what = (f"verifying containment of {name(checks[0][0])} in {name(checks[0][1])}" if len(checks) == 1
+            else f"verifying containment ({len(checks)} checks)")
+    with java_errors(what), wide_plan(spark, width):
+        def tagged(ids: dict[Any, int]) -> DataFrame:
+            frames = [row_hashes(spark, *sources[key], key[3]).select(F.lit(n).alias("t"), "h")
+                      for key, n in ids.items()]
+            return reduce(lambda x, y: x.unionByName(y), frames).distinct()
+
+        link = spark.createDataFrame(pairs, "c int, t int, w int")
+        a = tagged(parts).join(F.broadcast(link), "t").select("c", "w", "h")
+        b = tagged(wholes).withColumnRenamed("t", "w").withColumn("m", F.lit(True))
+        rows = (a.join(b, ["w", "h"], "left").groupBy("c")
+                .agg(F.count(F.lit(1)).alias("d"), F.count(F.when(F.col("m").isNull(), 1)).alias("x"))
+                .collect())
+    got = {int(r["c"]): (int(r["d"]), int(r["x"])) for r in rows}
+    return [got.get(i, (0, 0)) for i in range(len(checks))]  # a part without rows has no group

@@ -1,18 +1,54 @@
 """The Spark side of copy verification (:class:`rotscan.detect.verify.Verifier`): re-hash a table
 over some of its columns, and count a table's rows missing from another by an anti-join of row
-hashes — both in the JVM (rotscan.spark.profile)."""
+hashes — both in the JVM (rotscan.spark.profile). Containment checks of small tables share Spark jobs
+(:meth:`SparkVerifier.exact_containments`): their cost is the jobs' fixed cost, not the data."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rotscan.crawl.inventory import InventoryEntry
+from rotscan.errors import ReadError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from rotscan.redundancy.signature import Signature
+
+
+# A batch of containment checks: at most this many checks, and this many bytes of tables in all
+# (a table bigger than that is checked on its own — its read, not the job, is the cost).
+BATCH_CHECKS = 64
+BATCH_BYTES = 256 * 1024 * 1024
+
+
+def _source(e: InventoryEntry) -> tuple[str, list[str], str | None]:
+    return (e.read_format or "", e.read_paths, e.base_path)
+
+
+def batches(checks: Sequence[tuple[InventoryEntry, InventoryEntry, tuple[str, ...]]], *,
+            max_checks: int = BATCH_CHECKS, max_bytes: int = BATCH_BYTES) -> list[list[int]]:
+    """Indexes of ``checks`` grouped into batches of at most ``max_checks`` checks whose distinct
+    tables hold at most ``max_bytes`` together, in order; a check over more bytes is a batch alone."""
+    out: list[list[int]] = []
+    current: list[int] = []
+    seen: set[str] = set()
+    size = 0
+    for i, (part, whole, _) in enumerate(checks):
+        new = {e.dataset.uri: e.dataset.bytes for e in (part, whole) if e.dataset.uri not in seen}
+        extra = sum(new.values())
+        if current and (len(current) >= max_checks or size + extra > max_bytes):
+            out.append(current)
+            current, seen, size = [], set(), 0
+            new = {e.dataset.uri: e.dataset.bytes for e in (part, whole)}
+            extra = sum(new.values())
+        current.append(i)
+        seen |= set(new)
+        size += extra
+    if current:
+        out.append(current)
+    return out
 
 
 class SparkVerifier:
@@ -33,5 +69,28 @@ class SparkVerifier:
                           columns: tuple[str, ...]) -> tuple[int, int]:
         from rotscan.spark.profile import exact_containment
 
-        return exact_containment(self._spark(), (part.read_format or "", part.read_paths, part.base_path),
-                                 (whole.read_format or "", whole.read_paths, whole.base_path), columns)
+        return exact_containment(self._spark(), _source(part), _source(whole), columns)
+
+    def exact_containments(self, checks: Sequence[tuple[InventoryEntry, InventoryEntry, tuple[str, ...]]],
+                           ) -> list[tuple[int, int] | ReadError]:
+        """:meth:`exact_containment` of every check, small ones sharing Spark jobs; a batch that fails
+        is repeated check by check, so the error names the table and the other checks still count."""
+        from rotscan.spark.profile import exact_containments
+
+        out: list[tuple[int, int] | ReadError] = []
+        for batch in batches(checks):
+            try:
+                got: list[tuple[int, int] | ReadError] = list(exact_containments(
+                    self._spark(), [(_source(checks[i][0]), _source(checks[i][1]), checks[i][2]) for i in batch]))
+            except ReadError as exc:
+                if len(batch) == 1:
+                    got = [exc]
+                else:
+                    got = []
+                    for i in batch:
+                        try:
+                            got.append(self.exact_containment(*checks[i]))
+                        except ReadError as one:
+                            got.append(one)
+            out += got
+        return out
