@@ -52,8 +52,8 @@ def main() -> None:
                 return profile(spark, fmt, [path], rows_estimate=rows, projections=(cols,))  # noqa: B023
 
             def re_read() -> object:
-                return projected_signature(spark, fmt, [path], None, cols, k=256, sample_target=4096,  # noqa: B023
-                                           rows_estimate=rows)
+                return projected_signature(spark, fmt, [path], None, cols, k=256,  # noqa: B023
+                                           sample_target=4096, rows_estimate=rows)  # noqa: B023
 
             runs = [("pass alone", alone), ("pass + projection", with_projection), ("re-read", re_read)]
             alone()  # warm up
