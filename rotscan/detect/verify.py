@@ -9,7 +9,7 @@ state, keyed by the fingerprints of the tables involved, so an unchanged pair is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -32,7 +32,9 @@ class Verifier(Protocol):
 
     def exact_containment(self, part: InventoryEntry, whole: InventoryEntry,
                           columns: tuple[str, ...]) -> tuple[int, int]:
-        """(distinct rows of ``part``, how many of them are missing from ``whole``) over ``columns``."""
+        """(distinct rows of ``part``, how many of them are missing from ``whole``) over ``columns``.
+        A verifier may also offer ``exact_containments(checks)`` — the same for a list of (part,
+        whole, columns), a ReadError in place of a failed check — to run many checks at once."""
         ...
 
 
@@ -161,8 +163,12 @@ def _containments(verifier: Verifier, checks: list[tuple[InventoryEntry, Invento
     if not checks:
         return []
     many = getattr(verifier, "exact_containments", None)
-    if many is not None:
-        return list(many(checks))
+    return list(many(checks)) if many is not None else one_by_one(verifier, checks)
+
+
+def one_by_one(verifier: Verifier, checks: Sequence[tuple[InventoryEntry, InventoryEntry, tuple[str, ...]]],
+               ) -> list[tuple[int, int] | ReadError]:
+    """``verifier.exact_containment`` of each check, a ReadError in place of a check that failed."""
     out: list[tuple[int, int] | ReadError] = []
     for part, whole, columns in checks:
         try:

@@ -370,8 +370,8 @@ def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | No
         text_source = fmt in TEXT_SOURCES
         with wide_plan(spark, len(p.data_cols)):
             if not wanted:
-                rows_out = _rows(_aggregate(_hashed(p.df, p.data_cols, text_source=text_source, sample_bits=p.bits,
-                                              k=k)))
+                rows_out = _rows(_aggregate(_hashed(p.df, p.data_cols, text_source=text_source,
+                                                    sample_bits=p.bits, k=k)))
             else:
                 tagged = _rows(_aggregate(_with_projections(p.df, p.data_cols, wanted, text_source=text_source,
                                                             sample_bits=p.bits, k=k), "__t"))
@@ -420,8 +420,9 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
     single path would choose from the row estimate) are loaded as one DataFrame and aggregated by
     ``input_file_name()``; the driver merges each dataset's files. A folder of hundreds of small
     exports, or a warehouse of same-schema Parquet tables, then costs a few Spark jobs instead of
-    hundreds; projections are hashed in the batch's pass as in a single one. A batch that fails is retried dataset by dataset, so one bad file never hides the
-    others. Results are in the order of ``jobs``."""
+    hundreds; projections are hashed in the batch's pass as in a single one. A batch that fails is
+    retried dataset by dataset, so one bad file never hides the others. Results are in the order of
+    ``jobs``."""
     from pyspark.sql import functions as F
 
     from rotscan.spark.errors import java_errors

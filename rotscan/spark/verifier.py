@@ -36,15 +36,14 @@ def batches(checks: Sequence[tuple[InventoryEntry, InventoryEntry, tuple[str, ..
     seen: set[str] = set()
     size = 0
     for i, (part, whole, _) in enumerate(checks):
-        new = {e.dataset.uri: e.dataset.bytes for e in (part, whole) if e.dataset.uri not in seen}
-        extra = sum(new.values())
+        tables = {e.dataset.uri: e.dataset.bytes for e in (part, whole)}
+        extra = sum(b for uri, b in tables.items() if uri not in seen)
         if current and (len(current) >= max_checks or size + extra > max_bytes):
             out.append(current)
             current, seen, size = [], set(), 0
-            new = {e.dataset.uri: e.dataset.bytes for e in (part, whole)}
-            extra = sum(new.values())
+            extra = sum(tables.values())
         current.append(i)
-        seen |= set(new)
+        seen |= set(tables)
         size += extra
     if current:
         out.append(current)
@@ -75,6 +74,7 @@ class SparkVerifier:
                            ) -> list[tuple[int, int] | ReadError]:
         """:meth:`exact_containment` of every check, small ones sharing Spark jobs; a batch that fails
         is repeated check by check, so the error names the table and the other checks still count."""
+        from rotscan.detect.verify import one_by_one
         from rotscan.spark.profile import exact_containments
 
         out: list[tuple[int, int] | ReadError] = []
@@ -83,14 +83,6 @@ class SparkVerifier:
                 got: list[tuple[int, int] | ReadError] = list(exact_containments(
                     self._spark(), [(_source(checks[i][0]), _source(checks[i][1]), checks[i][2]) for i in batch]))
             except ReadError as exc:
-                if len(batch) == 1:
-                    got = [exc]
-                else:
-                    got = []
-                    for i in batch:
-                        try:
-                            got.append(self.exact_containment(*checks[i]))
-                        except ReadError as one:
-                            got.append(one)
+                got = [exc] if len(batch) == 1 else one_by_one(self, [checks[i] for i in batch])
             out += got
         return out
