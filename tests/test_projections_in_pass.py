@@ -61,3 +61,21 @@ def test_a_pass_signature_stands_in_only_on_the_scale_a_re_read_uses() -> None:
     coarser = signature_from_hashes(hashes, cols, k=64, sample_target=512, rows_estimate=100_000)
     whole.projected = {cols: coarser}
     assert _from_pass(whole, cols, 64, 512) is None
+
+
+def test_a_text_pass_samples_its_projections_finer_and_a_signature_is_only_ever_coarsened() -> None:
+    import pytest
+
+    from rotscan.spark.profile import PROJECTION_SLACK_BITS, projection_bits
+
+    # CSV/JSON estimates come from bytes (16 a row): the projections go finer by the slack
+    assert projection_bits(9, "csv") == 9 - PROJECTION_SLACK_BITS and projection_bits(2, "json") == 0
+    assert projection_bits(9, "parquet") == 9 and projection_bits(9, "delta") == 9  # exact counts
+    rnd = random.Random(7)
+    hashes = [rnd.getrandbits(64) - (1 << 63) for _ in range(6000)]
+    fine = signature_from_hashes(hashes, ("a",), k=64, sample_target=512, rows_estimate=600)
+    bits = sample_bits_for(6000, 512)
+    assert fine.coarsened(bits) == signature_from_hashes(hashes, ("a",), k=64, sample_target=512)
+    assert fine.coarsened(fine.sample_bits) is fine
+    with pytest.raises(ValueError, match="cannot refine"):
+        fine.coarsened(bits).coarsened(fine.sample_bits)

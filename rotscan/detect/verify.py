@@ -95,13 +95,9 @@ def _from_pass(whole: InventoryEntry, columns: tuple[str, ...], k: int, sample_t
     if sig is None or sig.k != k:
         return None
     bits = sample_bits_for(whole.dataset.rows, sample_target)
-    if sig.sample_bits == bits:
-        return sig
     if sig.sample_bits > bits:  # sampled more coarsely than a re-read would: rows it needs are missing
         return None
-    # a finer sample holds every row hash of the coarser one: keep those in its scale (the bin minima
-    # and the checksum are over all rows whatever the scale)
-    return replace(sig, sample_bits=bits, sample=tuple(h for h in sig.sample if bits == 0 or h >> (64 - bits) == 0))
+    return sig.coarsened(bits)  # a finer sample holds every row hash of the coarser one
 
 
 def verify_sampled(findings: list[Finding], entries: list[InventoryEntry], rules: RedundancyRules,

@@ -17,7 +17,7 @@ column order, file layout, row order and source format. From the row hashes the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 MASK64 = (1 << 64) - 1
@@ -61,6 +61,16 @@ class Signature:
     @property
     def exact_sample(self) -> bool:
         return self.sample_bits == 0
+
+    def coarsened(self, bits: int) -> Signature:
+        """This signature on the coarser sample scale ``bits`` (``>= sample_bits``): the sampled
+        hashes in that scale. The bin minima, row count and checksum are over all rows whatever the
+        scale, so it is the very signature a pass on scale ``bits`` computes."""
+        if bits < self.sample_bits:
+            raise ValueError(f"cannot refine a sample of scale {self.sample_bits} to {bits}")
+        if bits == self.sample_bits:
+            return self
+        return replace(self, sample_bits=bits, sample=tuple(h for h in self.sample if _in_scale(h, bits)))
 
     def densified(self) -> list[int]:
         """Fill empty bins from the next non-empty bin to the right (rotation densification,

@@ -76,6 +76,9 @@ class ArrowTask:
     projections: tuple[tuple[str, ...], ...] = ()
     utc: bool = True  # the session's time zone is UTC (zone-less timestamp text then means UTC)
     bytes: int = 0  # for balancing the executors' shares
+    # the sample target: projections are sampled on the scale of the exact row count, which this path
+    # knows (the scale a re-read would use); 0: on ``bits``
+    target: int = 0
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,7 @@ def profile_files(files: list[bytes], task: ArrowTask) -> ArrowOutcome:
     import numpy as np
     import pyarrow as pa
 
+    from rotscan.redundancy.signature import sample_bits_for
     from rotscan.spark.canonical import canonical_name
 
     names = [canonical_name(c) for c in task.columns]
@@ -284,9 +288,10 @@ def profile_files(files: list[bytes], task: ArrowTask) -> ArrowOutcome:
     have = set(names)
     at = {n: i for i, n in enumerate(names)}
     projected: dict[tuple[str, ...], Signature] = {}
+    pbits = sample_bits_for(sig.rows, task.target) if task.target else task.bits
     for cols in sorted({tuple(sorted(c)) for c in task.projections if c and set(c) < have}):
         ph = np.bitwise_xor.reduce(hashes[[at[c] for c in cols]], axis=0)
-        projected[cols] = signature_of(ph.view(np.int64), cols, task.k, task.bits)
+        projected[cols] = signature_of(ph.view(np.int64), cols, task.k, pbits)
     return ArrowOutcome(task.index, dict(
         rows=sig.rows, columns=tuple(task.columns), constant_columns=constant, null_columns=null,
         constant_values=values, corrupt_records=0, schema=tuple((c, "string") for c in task.columns),
@@ -375,7 +380,8 @@ def profile_arrow(spark: SparkSession, jobs: Sequence[ArrowJob], members: list[i
             declined[i] = "files on more than one storage"
             continue
         groups.setdefault(keys.pop(), []).append(ArrowTask(
-            i, tuple(job.paths), tuple(job.columns), bits, k, tuple(job.projections), utc, job.bytes))
+            i, tuple(job.paths), tuple(job.columns), bits, k, tuple(job.projections), utc, job.bytes,
+            target=sample_target))
     profiles: dict[int, dict[str, Any]] = {}
     sc = spark.sparkContext
     for (scheme, _authority), tasks in groups.items():

