@@ -115,7 +115,7 @@ def _batch_key(e: InventoryEntry) -> tuple[object, ...] | None:
     """Datasets with equal keys can be read by one Spark reader (see ``profile_many``)."""
     if e.read_format == "csv" and e.csv_header:
         return tuple(e.csv_header)
-    if e.read_format in ("parquet", "orc") and e.dataset.schema and e.base_path is None:
+    if e.read_format in ("parquet", "orc", "delta") and e.dataset.schema and e.base_path is None:
         return tuple((c.name, c.type) for c in e.dataset.schema)
     return None
 

@@ -11,6 +11,7 @@ per-column aggregates are needed on the hot path.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -163,15 +164,18 @@ def _row_hash(df: DataFrame, names: list[str], text_source: bool) -> tuple[Any, 
     return xor_all(values), values
 
 
-def _hashed(df: DataFrame, names: list[str], *, text_source: bool, sample_bits: int, k: int) -> DataFrame:
+def _hashed(df: DataFrame, names: list[str], *, text_source: bool, sample_bits: int, k: int,
+            keep: tuple[str, ...] = ()) -> DataFrame:
     """``__h`` (the row hash) and ``__key``, the one grouping key of the signature aggregation: the
     hash itself when it is in the coordinated sample (then ``>= 0``: its top bits are zero), else its
     one-permutation bin as ``pmod(h, k) - k`` (in ``[-k, -1]``). With ``sample_bits == 0`` every
-    row is sampled and the key is the hash; the driver derives the bin from it."""
+    row is sampled and the key is the hash; the driver derives the bin from it. ``keep``: columns
+    carried along."""
     from pyspark.sql import functions as F
 
     h, _ = _row_hash(df, names, text_source)
-    return df.select(h.alias("__h")).select(F.col("__h"), _sample_key(sample_bits, k).alias("__key"))
+    return (df.select(*keep, h.alias("__h"))
+            .select(*keep, F.col("__h"), _sample_key(sample_bits, k).alias("__key")))
 
 
 def _sample_key(sample_bits: int, k: int) -> Any:
@@ -417,7 +421,7 @@ def _projected(tagged: list[Any], tags: list[tuple[str, ...]], wanted: list[tupl
     return {cols: _signature(by_tag[tags.index(cols) + 1], cols, k, bits) for cols in wanted}
 
 
-BATCHABLE = frozenset({"csv", "parquet", "orc"})
+BATCHABLE = frozenset({"csv", "parquet", "orc", "delta"})
 
 
 def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, sample_target: int = 4096,
@@ -434,7 +438,8 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
     ``batch_dataset_max_rows`` rows whose files can be read by one reader — CSV with the same header,
     Parquet/ORC with the same schema (``batch_key``) — and that share a sample scale (the one the
     single path would choose from the row estimate) are loaded as one DataFrame and aggregated by
-    ``input_file_name()``; the driver merges each dataset's files. A folder of hundreds of small
+    ``input_file_name()``; the driver merges each dataset's files. Delta tables of one schema are
+    read as a union of their own reads (each with its snapshot), tagged by dataset. A folder of hundreds of small
     exports, or a warehouse of same-schema Parquet tables, then costs a few Spark jobs instead of
     hundreds; projections are hashed in the batch's pass as in a single one. A batch that fails is
     retried dataset by dataset, so one bad file never hides the others. Results are in the order of
@@ -462,6 +467,27 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
         results[i] = alone(i)
         done(i)
 
+    def batch_frame(members: list[int]) -> tuple[DataFrame, list[int]]:
+        """The members' rows as one frame with ``__f``: the name of the file a row comes from (files
+        of one reader), or the member's index (Delta tables: a union of their reads, each with its
+        own snapshot). Also the members whose schema differs from the first's: read alone."""
+        first = jobs[members[0]]
+        if first.fmt != "delta":
+            df = load(spark, first.fmt, [p for i in members for p in jobs[i].paths], None, first.columns)
+            return df.withColumn("__f", F.input_file_name()), []
+        frames: list[DataFrame] = []
+        apart: list[int] = []
+        schema = None
+        for i in members:
+            one = load(spark, "delta", jobs[i].paths)
+            if schema is None:
+                schema = one.schema.simpleString()
+            elif one.schema.simpleString() != schema:
+                apart.append(i)  # the log's schema said equal, Spark's read says not
+                continue
+            frames.append(one.withColumn("__f", F.lit(str(i))))
+        return functools.reduce(lambda a, b: a.union(b), frames), apart
+
     def run_batch(members: list[int], bits: int) -> None:
         if len(members) == 1:
             single(members[0])
@@ -470,9 +496,10 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
         owner = {canonical(path): i for i in members for path in jobs[i].paths}
         try:
             with java_errors(f"reading {len(members)} small datasets"):
-                df = load(spark, first.fmt, [p for i in members for p in jobs[i].paths], None, first.columns)
-                names = [f.name for f in df.schema.fields]
-                pairs = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+                df, apart = batch_frame(members)
+                members = [i for i in members if i not in apart]
+                names = [f.name for f in df.schema.fields if f.name != "__f"]
+                pairs = [(f.name, f.dataType.simpleString()) for f in df.schema.fields if f.name != "__f"]
                 text_source = first.fmt in TEXT_SOURCES
                 # the batch hashes every column set one of its datasets wants (same schema: the same sets)
                 wanted = {i: _wanted(jobs[i].projections, names) for i in members}
@@ -480,18 +507,23 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
                 pbits = projection_bits(bits, first.fmt)
                 if tags:
                     hashed = _with_projections(df, names, tags, text_source=text_source, sample_bits=bits, k=k,
-                                               keep=(("__f", F.input_file_name()),), projection_bits=pbits)
+                                               keep=(("__f", F.col("__f")),), projection_bits=pbits)
                 else:
-                    hashed = _hashed(df, names, text_source=text_source, sample_bits=bits, k=k)
-                    hashed = hashed.select(F.input_file_name().alias("__f"), F.lit(0).alias("__t"), "__h", "__key")
+                    hashed = _hashed(df, names, text_source=text_source, sample_bits=bits, k=k, keep=("__f",))
+                    hashed = hashed.select("__f", F.lit(0).alias("__t"), "__h", "__key")
                 with wide_plan(spark, len(names)):
                     rows_out = _rows(_aggregate(hashed, "__f", "__t"))
         except ReadError:
             for i in members:  # isolate the dataset that failed
                 single(i)
             return
+        for i in apart:
+            single(i)
         by_ds: dict[int, list[Any]] = {i: [] for i in members}
         for r in rows_out:
+            if first.fmt == "delta":
+                by_ds[int(r["__f"])].append(r)
+                continue
             f = canonical(r["__f"])
             # a job's path is a file, or the directory of its part-files (a complete table)
             by_ds[owner[f] if f in owner else owner[f.rsplit("/", 1)[0]]].append(r)
