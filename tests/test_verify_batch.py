@@ -11,7 +11,7 @@ from rotscan.detect.verify import verify_sampled
 from rotscan.errors import ReadError
 from rotscan.models import Dataset, Finding, ScanWarning
 from rotscan.redundancy.signature import signature_from_hashes
-from rotscan.spark.verifier import batches
+from rotscan.spark.verifier import batches, on_driver
 from tests.test_redundant import COLS, rows
 
 RULES = RedundancyRules()
@@ -31,6 +31,14 @@ def test_batches_hold_few_checks_and_few_bytes_and_a_big_check_alone() -> None:
     assert batches(checks, max_checks=10, max_bytes=200) == [[0, 1, 2], [3], [4, 5]]
     assert batches(checks, max_checks=2, max_bytes=10_000) == [[0, 1], [2, 3], [4, 5]]
     assert batches([], max_checks=2, max_bytes=10) == []
+
+
+def test_a_check_counts_on_the_driver_only_when_both_row_counts_are_known_and_fit() -> None:
+    a, b = _entry("a"), _entry("b")  # 1,000 rows each
+    assert on_driver(a, b) and on_driver(a, b, max_rows=2000) and not on_driver(a, b, max_rows=1999)
+    unknown = _entry("c")
+    unknown.dataset = Dataset(**{**unknown.dataset.__dict__, "rows": None})
+    assert not on_driver(a, unknown) and not on_driver(unknown, a)
 
 
 def _sampled_subsets() -> tuple[list, list[InventoryEntry]]:  # type: ignore[type-arg]

