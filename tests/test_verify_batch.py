@@ -11,7 +11,7 @@ from rotscan.detect.verify import verify_sampled
 from rotscan.errors import ReadError
 from rotscan.models import Dataset, Finding, ScanWarning
 from rotscan.redundancy.signature import signature_from_hashes
-from rotscan.spark.verifier import batches, on_driver
+from rotscan.spark.verifier import batches, on_driver, spark_bytes
 from tests.test_redundant import COLS, rows
 
 RULES = RedundancyRules()
@@ -39,6 +39,9 @@ def test_a_check_counts_on_the_driver_only_when_both_row_counts_are_known_and_fi
     unknown = _entry("c")
     unknown.dataset = Dataset(**{**unknown.dataset.__dict__, "rows": None})
     assert not on_driver(a, unknown) and not on_driver(unknown, a)
+    # the driver's limit follows spark.driver.maxResultSize (a size string as Spark writes it)
+    assert [spark_bytes(t) for t in ("1g", "512m", "2048k", "100b", "1024", "0", "1gb", "x1g")] == [
+        1 << 30, 512 << 20, 2 << 20, 100, 1024, 0, 1 << 30, -1]
 
 
 def _sampled_subsets() -> tuple[list, list[InventoryEntry]]:  # type: ignore[type-arg]

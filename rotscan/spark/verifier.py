@@ -60,6 +60,24 @@ def on_driver(part: InventoryEntry, whole: InventoryEntry, *, max_rows: int = DR
     return None not in rows and sum(r for r in rows if r is not None) <= max_rows
 
 
+def driver_rows(spark: SparkSession) -> int:
+    """:data:`DRIVER_MAX_ROWS`, or fewer when ``spark.driver.maxResultSize`` would refuse the row
+    hashes (8 bytes a row, as Arrow batches; half the limit, for their overhead)."""
+    limit = spark_bytes(spark.conf.get("spark.driver.maxResultSize", "1g") or "1g")
+    return DRIVER_MAX_ROWS if limit == 0 else min(DRIVER_MAX_ROWS, max(0, limit) // 16)
+
+
+def spark_bytes(text: str) -> int:
+    """A Spark size (``1g``, ``512m``, ``2048k``, ``100b``, ``1024``: bytes) in bytes; -1 when it does
+    not parse (then nothing goes to the driver)."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*([bkmgtp]?)b?\s*", text.lower())
+    if not m:
+        return -1
+    return int(m.group(1)) << (10 * "bkmgtp".index(m.group(2) or "b"))
+
+
 class SparkVerifier:
     """``spark`` is called only when a check needs the data (a cached result needs no session)."""
 
@@ -91,11 +109,15 @@ class SparkVerifier:
         out: list[tuple[int, int] | ReadError] = []
         for batch in batches(checks):
             try:
-                got: list[tuple[int, int] | ReadError]
-                if len(batch) == 1 and on_driver(*checks[batch[0]][:2]):
+                got: list[tuple[int, int] | ReadError] | None = None
+                if len(batch) == 1 and on_driver(*checks[batch[0]][:2],
+                                                 max_rows=driver_rows(self._spark())):
                     part, whole, columns = checks[batch[0]]
-                    got = [driver_containment(self._spark(), _source(part), _source(whole), columns)]
-                else:
+                    try:
+                        got = [driver_containment(self._spark(), _source(part), _source(whole), columns)]
+                    except ReadError:
+                        got = None  # the driver could not take them (or a table is bad): Spark's way says which
+                if got is None:
                     got = list(exact_containments(self._spark(), [
                         (_source(checks[i][0]), _source(checks[i][1]), checks[i][2]) for i in batch]))
             except ReadError as exc:
