@@ -12,7 +12,7 @@ per-column aggregates are needed on the hot path.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -343,8 +343,13 @@ def _finish(p: _Prepared, rows_out: list[Any], k: int) -> Profile:
     )
 
 
+def _named(paths: list[str]) -> str:
+    """The one path, or how many: for error messages."""
+    return paths[0] if len(paths) == 1 else f"{len(paths)} files"
+
+
 def _what(job: ProfileJob) -> str:
-    return f"reading {job.paths[0] if len(job.paths) == 1 else f'{len(job.paths)} files'}"
+    return f"reading {_named(job.paths)}"
 
 
 def _with_projections(df: DataFrame, names: list[str], wanted: list[tuple[str, ...]], *, text_source: bool,
@@ -467,14 +472,22 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
         results[i] = alone(i)
         done(i)
 
-    def batch_frame(members: list[int]) -> tuple[DataFrame, list[int]]:
+    def batch_frame(members: list[int]) -> tuple[DataFrame, list[int], Callable[[str], int]]:
         """The members' rows as one frame with ``__f``: the name of the file a row comes from (files
         of one reader), or the member's index (Delta tables: a union of their reads, each with its
-        own snapshot). Also the members whose schema differs from the first's: read alone."""
+        own snapshot); the members whose schema differs from the first's (read alone); and the
+        member an ``__f`` value belongs to."""
         first = jobs[members[0]]
         if first.fmt != "delta":
             df = load(spark, first.fmt, [p for i in members for p in jobs[i].paths], None, first.columns)
-            return df.withColumn("__f", F.input_file_name()), []
+            owner = {canonical(path): i for i in members for path in jobs[i].paths}
+
+            def of_file(name: str) -> int:
+                f = canonical(name)
+                # a job's path is a file, or the directory of its part-files (a complete table)
+                return owner[f] if f in owner else owner[f.rsplit("/", 1)[0]]
+
+            return df.withColumn("__f", F.input_file_name()), [], of_file
         frames: list[DataFrame] = []
         apart: list[int] = []
         schema = None
@@ -486,17 +499,16 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
                 apart.append(i)  # the log's schema said equal, Spark's read says not
                 continue
             frames.append(one.withColumn("__f", F.lit(str(i))))
-        return functools.reduce(lambda a, b: a.union(b), frames), apart
+        return functools.reduce(lambda a, b: a.union(b), frames), apart, int
 
     def run_batch(members: list[int], bits: int) -> None:
         if len(members) == 1:
             single(members[0])
             return
         first = jobs[members[0]]
-        owner = {canonical(path): i for i in members for path in jobs[i].paths}
         try:
             with java_errors(f"reading {len(members)} small datasets"):
-                df, apart = batch_frame(members)
+                df, apart, member_of = batch_frame(members)
                 members = [i for i in members if i not in apart]
                 names = [f.name for f in df.schema.fields if f.name != "__f"]
                 pairs = [(f.name, f.dataType.simpleString()) for f in df.schema.fields if f.name != "__f"]
@@ -521,12 +533,7 @@ def profile_many(spark: SparkSession, jobs: list[ProfileJob], *, k: int = 256, s
             single(i)
         by_ds: dict[int, list[Any]] = {i: [] for i in members}
         for r in rows_out:
-            if first.fmt == "delta":
-                by_ds[int(r["__f"])].append(r)
-                continue
-            f = canonical(r["__f"])
-            # a job's path is a file, or the directory of its part-files (a complete table)
-            by_ds[owner[f] if f in owner else owner[f.rsplit("/", 1)[0]]].append(r)
+            by_ds[member_of(r["__f"])].append(r)
         for i in members:
             job = jobs[i]
             try:
@@ -643,7 +650,7 @@ def projected_signature(spark: SparkSession, fmt: str, paths: list[str], base_pa
     from rotscan.spark.canonical import canonical_name
     from rotscan.spark.errors import java_errors
 
-    with java_errors(f"reading {paths[0] if len(paths) == 1 else f'{len(paths)} files'}"):
+    with java_errors(f"reading {_named(paths)}"):
         df = load(spark, fmt, paths, base_path)
         by_canonical = {canonical_name(f.name): f.name for f in df.schema.fields if f.name != CORRUPT_COLUMN}
         names = [by_canonical[c] for c in columns]
@@ -697,8 +704,6 @@ def exact_containments(spark: SparkSession, checks: list[tuple[Source, Source, t
     in the whole). A table that is the part (or the whole) of several checks over the same columns
     is read once. Raises ReadError if any table cannot be read — the caller repeats the checks one
     by one to name it."""
-    from functools import reduce
-
     from pyspark.sql import functions as F
 
     from rotscan.spark.errors import java_errors
@@ -716,10 +721,7 @@ def exact_containments(spark: SparkSession, checks: list[tuple[Source, Source, t
         pairs.append((i, parts.setdefault(pk, len(parts)), wholes.setdefault(wk, len(wholes))))
     width = max(len(c) for _, _, c in checks)
 
-    def name(src: Source) -> str:
-        return src[1][0] if len(src[1]) == 1 else f"{len(src[1])} files"
-
-    what = (f"verifying containment of {name(checks[0][0])} in {name(checks[0][1])}" if len(checks) == 1
+    what = (f"verifying containment of {_named(checks[0][0][1])} in {_named(checks[0][1][1])}" if len(checks) == 1
             else f"verifying containment ({len(checks)} checks)")
     with java_errors(what), wide_plan(spark, width):
         link = spark.createDataFrame(pairs, "c int, p int, w int")
@@ -727,7 +729,7 @@ def exact_containments(spark: SparkSession, checks: list[tuple[Source, Source, t
         def tagged(ids: dict[Any, int], side: str, flag: int) -> DataFrame:
             frames = [row_hashes(spark, *sources[key], key[3]).select(F.lit(n).alias(side), "h")
                       for key, n in ids.items()]
-            return (reduce(lambda x, y: x.unionByName(y), frames).join(F.broadcast(link.select("c", side)), side)
+            return (functools.reduce(lambda x, y: x.unionByName(y), frames).join(F.broadcast(link.select("c", side)), side)
                     .select("c", "h", F.lit(flag).alias("f")))
 
         flags = (tagged(parts, "p", 1).unionByName(tagged(wholes, "w", 2))
@@ -756,8 +758,7 @@ def driver_containment(spark: SparkSession, part: Source, whole: Source, columns
         # sorted, then each first of equal runs: np.unique is ~20x slower on 10M int64 (numpy 2.4)
         return h[np.concatenate(([True], h[1:] != h[:-1]))] if len(h) else h
 
-    what = f"verifying containment of {part[1][0] if len(part[1]) == 1 else f'{len(part[1])} files'}"
-    with java_errors(what):
+    with java_errors(f"verifying containment of {_named(part[1])}"):
         p, w = distinct(part), distinct(whole)
     if not len(w):
         return len(p), len(p)
