@@ -43,11 +43,16 @@ class ProfileSettings:
 
 def known_columns(e: InventoryEntry) -> frozenset[str] | None:
     """A dataset's canonical column names as known before any read (CSV header, Parquet/ORC footer,
-    Delta log schema); None when only a read would tell (JSON, text)."""
+    Delta log schema, the keys of a JSON file's first records); None when only a read would tell.
+    The JSON keys are a guess: a wrong one costs a projection hashed for nothing or the re-read a
+    check would have cost anyway, never a different finding (the pass hashes only the sets of
+    columns the read finds, ``rotscan.spark.profile._wanted``)."""
     from rotscan.spark.canonical import canonical_name
 
     if e.read_format == "csv" and e.csv_header:
         names = list(e.csv_header)
+    elif e.read_format == "json" and e.json_keys:
+        names = list(e.json_keys)
     elif e.read_format in ("parquet", "orc", "delta") and e.dataset.schema:
         names = [c.name for c in e.dataset.schema]
     else:

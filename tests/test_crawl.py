@@ -85,6 +85,22 @@ def test_inventory_rows_from_metadata(tmp_path: Path) -> None:
     assert [w.code for w in binary.warnings] == ["binary_content"]
 
 
+def test_inventory_guesses_json_columns_from_the_first_records(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    (raw / "events").mkdir(parents=True)
+    records = [{"id": i, "Kind": "click", **({"extra": {"x": i}} if i == 1 else {})} for i in range(400)]
+    (raw / "events" / "part-00000.json").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (raw / "events" / "part-00001.json").write_text('{"late": 1}\n')
+    (raw / "notes.json").write_text('{\n  "pretty": "printed"\n}\n')  # not JSON lines: nothing to guess
+    found, _ = crawl(tmp_path)
+    inv = Inventory(LocalStorage(), small_file_bytes=1 << 20, sniff_bytes=512)
+    events = inv.build(found["raw/events"])
+    # the first file's head only (a record cut off at 512 bytes is skipped): Spark's read decides
+    assert events.json_keys == ["id", "Kind", "extra"]
+    assert inv.build(found["raw/notes.json"]).json_keys is None
+    assert events.csv_header is None
+
+
 def test_metadata_only_scan_finds_trivial_rot_without_false_flags(tmp_path: Path) -> None:
     planted = build_trivial_lake(tmp_path)
     result = run_scan([str(tmp_path)], Runtime(config=METADATA_ONLY))

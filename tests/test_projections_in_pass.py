@@ -42,6 +42,18 @@ def test_column_sets_come_from_the_schemas_and_the_exact_row_rules() -> None:
     assert schema_projections([whole, names], ProfileSettings(0, 64, 512, projections_in_pass=0)) == {}
 
 
+def test_json_keys_from_the_inventory_plan_projections_both_ways() -> None:
+    whole = entry("warehouse/customers", ["id", "name", "country"], 1000)
+    raw = entry("raw/customers", [], None, fmt="json")
+    raw.json_keys = ["ID", "Name", "country", "segment"]
+    part = entry("raw/names", [], None, fmt="json")
+    part.json_keys = ["id", "name"]
+    got = schema_projections([whole, raw, part], SETTINGS)
+    assert got[id(raw)] == (("country", "id", "name"), ("id", "name"))  # a JSON whole: hashed in its pass
+    assert got[id(whole)] == (("id", "name"),)  # a JSON part: its wider table hashes its columns
+    assert id(part) not in got
+
+
 def test_a_pass_signature_stands_in_only_on_the_scale_a_re_read_uses() -> None:
     rnd = random.Random(5)
     hashes = [rnd.getrandbits(64) - (1 << 63) for _ in range(6000)]

@@ -47,6 +47,9 @@ class InventoryEntry:
     signature: Signature | None = None
     # CSV: the column names of the header line (so Spark needs no job to read it again)
     csv_header: list[str] | None = None
+    # JSON: the top-level keys of the records in the head of its first file — a guess (Spark's schema
+    # inference reads every record), used only to plan the projections hashed in the profile pass
+    json_keys: list[str] | None = None
     # Changes whenever the content (or what the profile reads) can have changed: an incremental
     # scan reuses the stored profile of a dataset whose fingerprint is unchanged (rotscan.state).
     fingerprint: str | None = None
@@ -75,6 +78,25 @@ def csv_header(head: bytes, name: str) -> list[str] | None:
     names = [n if n else f"_c{i}" for i, n in enumerate(names)]
     lower = [n.lower() for n in names]
     return [f"{n}{i}" if lower.count(n.lower()) > 1 else n for i, n in enumerate(names)]
+
+
+def json_keys(head: bytes, whole: bool) -> list[str] | None:
+    """The top-level keys of the JSON-lines records in ``head`` (the first bytes of a file; ``whole``:
+    all of it), in order of first appearance; None when no complete line is a JSON object. Lines
+    cut off at the end of the head, and lines that are not objects, are skipped."""
+    import json
+
+    text = head.decode("utf-8", errors="replace")
+    lines = text.splitlines() if whole or text.endswith("\n") else text.splitlines()[:-1]
+    keys: dict[str, None] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            keys.update(dict.fromkeys(record))
+    return list(keys) or None
 
 
 def _listing(cand: DatasetCandidate) -> list[tuple[str, int, float]]:
@@ -151,6 +173,8 @@ class Inventory:
                         continue
                     if fmt == "csv" and out.csv_header is None:
                         out.csv_header = csv_header(head, e.name)
+                    elif fmt == "json" and out.json_keys is None:
+                        out.json_keys = json_keys(head, whole=len(head) >= e.size)
                 rows = None
             elif fmt in READERS:
                 try:

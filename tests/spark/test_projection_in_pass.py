@@ -30,9 +30,11 @@ def _write(spark: Any, root: Path) -> None:
     wide.write.parquet(str(root / "p"))
     wide.write.format("delta").save(str(root / "d"))
     wide.limit(3000).coalesce(1).write.option("header", True).csv(str(root / "c"))
+    wide.limit(3000).coalesce(2).write.json(str(root / "j"))
 
 
-@pytest.mark.parametrize("fmt,rel,rows", [("parquet", "p", 30000), ("delta", "d", 30000), ("csv", "c", 3000)])
+@pytest.mark.parametrize("fmt,rel,rows", [("parquet", "p", 30000), ("delta", "d", 30000), ("csv", "c", 3000),
+                                           ("json", "j", 3000)])
 def test_in_pass_projected_signature_equals_the_re_read(spark: Any, tmp_path_factory: pytest.TempPathFactory,
                                                          fmt: str, rel: str, rows: int) -> None:
     root = tmp_path_factory.getbasetemp() / "projection_in_pass"
@@ -50,7 +52,7 @@ def test_in_pass_projected_signature_equals_the_re_read(spark: Any, tmp_path_fac
         again = projected_signature(spark, fmt, [path], None, cols, k=64, sample_target=512, rows_estimate=rows)
         # a text source's pass samples its projections finer than its own estimate would (the
         # estimate comes from bytes): brought to the re-read's scale, it is the re-read's signature
-        assert sig.sample_bits == (max(0, again.sample_bits - 5) if fmt == "csv" else again.sample_bits)
+        assert sig.sample_bits == (max(0, again.sample_bits - 5) if fmt in ("csv", "json") else again.sample_bits)
         assert sig.coarsened(again.sample_bits) == again, cols
         assert sig.rows == rows and sig.columns == cols
     assert got.projected[("qty",)].distinct_estimate < 200  # 97 distinct values: really projected
@@ -78,3 +80,26 @@ def test_a_scan_with_projections_in_the_pass_finds_exactly_what_re_reading_finds
     assert any("0 from the profile pass" in n for n in notes_before), notes_before
     reused = [n for n in notes_after if "from the profile pass" in n]
     assert reused and not reused[0].endswith(" 0 from the profile pass"), reused
+
+
+def test_a_json_table_hashes_the_projections_its_first_records_name(spark: Any, tmp_path: Path) -> None:
+    """JSON columns are known before a read only from the keys of its first records (the inventory's
+    guess): the projection a narrower Parquet table needs is hashed in the JSON table's pass, and the
+    findings are those of a scan that re-reads it."""
+    from pyspark.sql import functions as F
+
+    root = tmp_path / "lake"
+    wide = spark.range(0, 4000).select(
+        F.col("id"), (F.col("id") % 89).alias("qty"), F.concat(F.lit("c"), F.col("id") % 700).alias("city"),
+        (F.col("id") * 1.25).alias("price"))
+    wide.coalesce(2).write.json(str(root / "raw" / "orders"))
+    wide.select("id", "qty", "city").coalesce(1).write.parquet(str(root / "marts" / "orders_slim"))
+    before, notes_before = _scan(root, tmp_path / "off", 0)
+    after, notes_after = _scan(root, tmp_path / "on", 8)
+    key = lambda f: (f["uri"], f["kind"])  # noqa: E731
+    strip = lambda f: {k: v for k, v in f.items() if k not in ("id",)}  # noqa: E731
+    assert sorted(map(strip, before["findings"]), key=key) == sorted(map(strip, after["findings"]), key=key)
+    projection = [f for f in after["findings"] if f["kind"] == "projection"]
+    assert [f["uri"].rsplit("/", 1)[-1] for f in projection] == ["orders_slim"], after["findings"]
+    assert any("1 projection candidate(s), 0 from the profile pass" in n for n in notes_before), notes_before
+    assert any("1 projection candidate(s), 1 from the profile pass" in n for n in notes_after), notes_after
