@@ -65,7 +65,9 @@ def schema_projections(entries: list[InventoryEntry], settings: ProfileSettings)
     strict subset of its own — every projection candidate :func:`rotscan.detect.redundant.
     projection_candidates` can later name it the wider table of, and some it will not (the row-count
     rules need exact counts, known here only from metadata). Datasets with more such sets than
-    ``projections_in_pass`` get none: their checks re-read them afterwards, as before."""
+    ``projections_in_pass`` get none: their checks re-read them afterwards, as before. The sets of
+    JSON tables (columns guessed from their first records) come last: when they would pass the limit,
+    a table keeps the sets of the others."""
     if settings.projections_in_pass <= 0:
         return {}
     cols = [(e, known_columns(e)) for e in entries]
@@ -75,13 +77,16 @@ def schema_projections(entries: list[InventoryEntry], settings: ProfileSettings)
         if len(wc) <= settings.projection_min_columns:
             continue
         sets: set[tuple[str, ...]] = set()
+        guessed: set[tuple[str, ...]] = set()
         for part, pc in known:
             if part is whole or not pc < wc:
                 continue
             pr, wr = part.dataset.rows, whole.dataset.rows
             if pr is not None and wr is not None and (pr > wr or pr < settings.projection_min_row_ratio * wr):
                 continue  # both counts exact from metadata: the rule can never pick this pair
-            sets.add(tuple(sorted(pc)))
+            (guessed if part.read_format == "json" else sets).add(tuple(sorted(pc)))
+        if len(sets | guessed) <= settings.projections_in_pass:
+            sets |= guessed
         if sets and len(sets) <= settings.projections_in_pass:
             out[id(whole)] = tuple(sorted(sets))
     return _one_per_likely_copy(out, known)

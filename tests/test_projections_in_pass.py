@@ -52,6 +52,11 @@ def test_json_keys_from_the_inventory_plan_projections_both_ways() -> None:
     assert got[id(raw)] == (("country", "id", "name"), ("id", "name"))  # a JSON whole: hashed in its pass
     assert got[id(whole)] == (("id", "name"),)  # a JSON part: its wider table hashes its columns
     assert id(part) not in got
+    # guessed sets come last: over the limit, the wider table keeps the sets of exact schemas
+    names = entry("mart/names", ["id", "country"], 1000)
+    capped = ProfileSettings(0, 64, 512, projections_in_pass=1)
+    assert schema_projections([whole, names, part], capped)[id(whole)] == (("country", "id"),)
+    assert schema_projections([whole, part], capped)[id(whole)] == (("id", "name"),)
 
 
 def test_a_pass_signature_stands_in_only_on_the_scale_a_re_read_uses() -> None:
