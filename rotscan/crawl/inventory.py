@@ -80,14 +80,22 @@ def csv_header(head: bytes, name: str) -> list[str] | None:
     return [f"{n}{i}" if lower.count(n.lower()) > 1 else n for i, n in enumerate(names)]
 
 
+# JSON records of a file's head whose keys guess its columns: a guess either way, and parsing all of a
+# 64 KiB head costs ~1.7 ms a dataset on the driver (~0.2 ms for these)
+JSON_KEY_RECORDS = 64
+
+
 def json_keys(head: bytes, whole: bool) -> list[str] | None:
-    """The top-level keys of the JSON-lines records in ``head`` (the first bytes of a file; ``whole``:
-    all of it), in order of first appearance; None when no complete line is a JSON object. Lines
-    cut off at the end of the head, and lines that are not objects, are skipped."""
+    """The top-level keys of the first :data:`JSON_KEY_RECORDS` JSON-lines records in ``head`` (the
+    first bytes of a file; ``whole``: all of it), in order of first appearance; None when no complete
+    line is a JSON object. A line cut off at the end of the head, and lines that are not objects, are
+    skipped."""
     import json
 
     text = head.decode("utf-8", errors="replace")
-    lines = text.splitlines() if whole or text.endswith("\n") else text.splitlines()[:-1]
+    lines = text.split("\n", JSON_KEY_RECORDS)
+    if len(lines) > JSON_KEY_RECORDS or not (whole or text.endswith("\n")):
+        lines = lines[:-1]  # the rest of the head, or a line cut off by it
     keys: dict[str, None] = {}
     for line in lines:
         try:
